@@ -1,0 +1,23 @@
+{#-
+    Product categories, for one column per category in customer_features. From the
+    `categories` var when set (unit tests set it), otherwise read from the staged products
+    at run time, so a business with other categories gets its own columns.
+-#}
+{% macro product_categories() -%}
+    {%- if var('categories', none) is not none -%}
+        {{ return(var('categories') | sort) }}
+    {%- elif execute -%}
+        {%- set query -%}
+            select distinct category from {{ ref('stg_shop__products') }}
+            where category is not null order by category
+        {%- endset -%}
+        {{ return(run_query(query).columns[0].values() | list) }}
+    {%- else -%}
+        {{ return([]) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- `Home Decor` -> `home_decor`: a safe, lowercase column-name suffix. -#}
+{% macro category_slug(category) -%}
+    {{ modules.re.sub('[^a-z0-9]+', '_', category | lower).strip('_') }}
+{%- endmacro %}

@@ -1,0 +1,1 @@
+{{ sales_by_region('category') }}

@@ -1,0 +1,1 @@
+{{ monthly_sales_rollup() }}

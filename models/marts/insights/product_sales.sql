@@ -1,0 +1,1 @@
+{{ sales_by_region('product_id', attributes=['product_name', 'category', 'price']) }}
