@@ -36,7 +36,7 @@ checked as (
             '; ',
             case when customer_id is null then 'missing CustomerID' end,
             case
-                when source_row_number > first_row_of_customer_id
+                when customer_id is not null and source_row_number > first_row_of_customer_id
                     then 'duplicate CustomerID (first at row '
                     || {{ dbt.cast('first_row_of_customer_id', dbt.type_string()) }} || ')'
             end,

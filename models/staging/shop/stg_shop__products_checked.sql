@@ -36,7 +36,7 @@ checked as (
             '; ',
             case when product_id is null then 'missing ProductID' end,
             case
-                when source_row_number > first_row_of_product_id
+                when product_id is not null and source_row_number > first_row_of_product_id
                     then 'duplicate ProductID (first at row '
                     || {{ dbt.cast('first_row_of_product_id', dbt.type_string()) }} || ')'
             end,

@@ -75,7 +75,7 @@ checked as (
             '; ',
             case when transaction_id is null then 'missing TransactionID' end,
             case
-                when source_row_number > first_row_of_transaction_id
+                when transaction_id is not null and source_row_number > first_row_of_transaction_id
                     then 'duplicate TransactionID (first at row '
                     || {{ dbt.cast('first_row_of_transaction_id', dbt.type_string()) }} || ')'
             end,

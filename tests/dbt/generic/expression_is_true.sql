@@ -1,0 +1,6 @@
+{#- Fails on every row of the model where `expression` is not true. -#}
+{% test expression_is_true(model, expression) %}
+select *
+from {{ model }}
+where not ({{ expression }})
+{% endtest %}

@@ -1,0 +1,9 @@
+{#- Fails on every combination of `columns` that occurs more than once (a compound primary key). -#}
+{% test unique_combination(model, columns) %}
+select
+    {{ columns | join(', ') }},
+    count(*) as occurrences
+from {{ model }}
+group by {{ columns | join(', ') }}
+having count(*) > 1
+{% endtest %}
