@@ -21,3 +21,20 @@
 {% macro category_slug(category) -%}
     {{ modules.re.sub('[^a-z0-9]+', '_', category | lower).strip('_') }}
 {%- endmacro %}
+
+{#-
+    The customer_features columns that segment profiles describe: every behaviour and
+    tenure feature plus one spend share per category (region is categorical and profiled
+    by the share of each segment's customers instead).
+-#}
+{% macro profile_features() -%}
+    {%- set features = [
+        'tenure_days', 'recency_days', 'transaction_count', 'total_revenue', 'total_quantity',
+        'average_transaction_value', 'average_basket_size', 'distinct_products',
+        'distinct_categories', 'active_months',
+    ] -%}
+    {%- for category in product_categories() -%}
+        {%- do features.append('spend_share_' ~ category_slug(category)) -%}
+    {%- endfor -%}
+    {{ return(features) }}
+{%- endmacro %}

@@ -35,7 +35,7 @@ typed as (
     select
         renamed.*,
         {{ dbt.safe_cast('transaction_at_text', dbt.type_timestamp()) }} as transaction_at,
-        {{ dbt.safe_cast('quantity_text', dbt.type_int()) }} as quantity,
+        {{ dbt.safe_cast('quantity_text', dbt.type_float()) }} as quantity_number,
         {{ dbt.safe_cast('total_value_text', dbt.type_float()) }} as total_value,
         {{ dbt.safe_cast('price_text', dbt.type_float()) }} as price,
         min(source_row_number) over (partition by transaction_id) as first_row_of_transaction_id
@@ -45,6 +45,11 @@ typed as (
 typed_with_references as (
     select
         typed.*,
+        -- a quantity must be a whole number: casting '1.5' straight to an integer would round it
+        case
+            when typed.quantity_number = floor(typed.quantity_number)
+                then cast(typed.quantity_number as {{ dbt.type_int() }})
+        end as quantity,
         customers.customer_id is not null as is_known_customer,
         products.product_id is not null as is_known_product,
         customers.signup_date
@@ -96,8 +101,12 @@ checked as (
             end,
             case when quantity_text is null then 'missing Quantity' end,
             case
-                when quantity_text is not null and quantity is null
+                when quantity_text is not null and quantity_number is null
                     then 'unparseable Quantity'
+            end,
+            case
+                when quantity_number is not null and quantity is null
+                    then 'Quantity not a whole number'
             end,
             case when quantity <= 0 then 'Quantity not positive' end,
             case when price_text is null then 'missing Price' end,

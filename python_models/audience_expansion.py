@@ -1,0 +1,26 @@
+"""dbt Python model: the best lookalike audience for a seed list of customers, seed excluded.
+
+The seed list is the `audience_seed_customer_ids` var when set, otherwise the
+`audience_seed_customers` seed file (one customer_id per row).
+"""
+
+from typing import Any
+
+from customer_analytics.dbt_settings import require_settings
+from customer_analytics.lookalikes import audience_from_features
+
+
+def model(dbt: Any, session: Any) -> Any:
+    settings = require_settings(
+        "audience_expansion",
+        {
+            "features": dbt.config.get("features"),
+            "seed_ids": dbt.config.get("seed_customer_ids"),
+            "size": dbt.config.get("size"),
+            "min_similarity": dbt.config.get("min_similarity"),
+        },
+        optional={"seed_ids", "size", "min_similarity"},
+    )
+    if settings["seed_ids"] is None:
+        settings["seed_ids"] = dbt.ref("audience_seed_customers").df()["customer_id"].tolist()
+    return audience_from_features(dbt.ref("customer_features").df(), **settings)

@@ -1,0 +1,20 @@
+"""dbt Python model: for every customer the most similar other customers, with scores.
+
+Cosine similarity on the standardized lookalike feature vector; memory O(customers x k).
+"""
+
+from typing import Any
+
+from customer_analytics.dbt_settings import require_settings
+from customer_analytics.lookalikes import lookalikes_from_features
+
+
+def model(dbt: Any, session: Any) -> Any:
+    settings = require_settings(
+        "customer_lookalikes",
+        {
+            "features": dbt.config.get("features"),
+            "k": dbt.config.get("lookalikes_per_customer"),
+        },
+    )
+    return lookalikes_from_features(dbt.ref("customer_features").df(), **settings)
