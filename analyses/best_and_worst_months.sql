@@ -17,8 +17,8 @@ ranked as (
 select
     sales_month,
     revenue,
-    round(100 * revenue_growth, 1) as growth_percent,
     active_customers,
+    round(100 * revenue_growth, 1) as growth_percent,
     case when best_rank <= 3 then 'best' else 'worst' end as verdict
 from ranked
 where best_rank <= 3 or worst_rank <= 3

@@ -7,7 +7,7 @@ select
     region,
     category,
     revenue,
-    round(100 * revenue_share_of_region, 1) as percent_of_region_revenue,
-    revenue_rank_in_region
+    revenue_rank_in_region,
+    round(100 * revenue_share_of_region, 1) as percent_of_region_revenue
 from category_sales
 order by region asc, revenue_rank_in_region asc

@@ -1,4 +1,4 @@
-{#- Trusted transactions with the customer's region and the product's category: the base of every mart. -#}
+{#- Trusted transactions with customer region and product category: the base of every mart. -#}
 
 with transactions as (
     select * from {{ ref('stg_shop__transactions') }}

@@ -1,4 +1,4 @@
-{#- Every trusted customer, buyer or not, has exactly one feature row: returns the ones that do not. -#}
+{#- Every trusted customer has exactly one feature row: returns those that do not. -#}
 
 select
     customers.customer_id,

@@ -19,8 +19,8 @@ spend_pivoted_to_customer as (
     select
         customer_id,
         {% for category in categories -%}
-        sum(case when category = '{{ category }}' then total_value else 0 end)
-            as {{ category_slug(category) }}_revenue{% if not loop.last %},{% endif %}
+            sum(case when category = '{{ category }}' then total_value else 0 end)
+                as {{ category_slug(category) }}_revenue{% if not loop.last %},{% endif %}
         {% endfor %}
     from transactions
     group by customer_id
@@ -33,7 +33,6 @@ final as (
         customers.signup_date,
         customers.has_purchases,
         customers.tenure_days,
-        coalesce(customers.recency_days, customers.tenure_days) as recency_days,
         customers.transaction_count,
         customers.total_revenue,
         customers.total_quantity,
@@ -41,7 +40,9 @@ final as (
         customers.average_basket_size,
         customers.distinct_products,
         customers.distinct_categories,
-        customers.active_months{% if categories %},{% endif %}
+        customers.active_months,
+        coalesce(customers.recency_days, customers.tenure_days) as recency_days{% if categories %},
+        {% endif %}
         {% for category in categories -%}
         {{ ratio(
             'coalesce(spend_pivoted_to_customer.' ~ category_slug(category) ~ '_revenue, 0)',

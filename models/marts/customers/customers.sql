@@ -88,7 +88,8 @@ final as (
         active_months,
         first_purchase_date,
         last_purchase_date,
-        {{ dbt.datediff('last_purchase_date', 'as_of_date', 'day') }} as recency_days,
+        {{ dbt.datediff('last_purchase_date', 'as_of_date', 'day') }}
+            as recency_days,
         {{ dbt.datediff('signup_date', 'as_of_date', 'day') }} as tenure_days,
         cast(
             {{ dbt.datediff('first_purchase_date', 'last_purchase_date', 'day') }}

@@ -113,9 +113,15 @@ segment_candidates as (
 ),
 
 candidates as (
-    select customer_id, product_id from lookalike_evidence
+    select
+        customer_id,
+        product_id
+    from lookalike_evidence
     union
-    select customer_id, product_id from segment_candidates
+    select
+        customer_id,
+        product_id
+    from segment_candidates
 ),
 
 candidates_not_bought as (
@@ -154,16 +160,16 @@ scored as (
 ranked as (
     select
         scored.*,
-        lookalike_score
-        + {{ var('segment_backoff_weight') }} * segment_share
-        + {{ var('overall_backoff_weight') }} * overall_share as recommendation_score,
+        scored.lookalike_score
+        + {{ var('segment_backoff_weight') }} * scored.segment_share
+        + {{ var('overall_backoff_weight') }} * scored.overall_share as recommendation_score,
         row_number() over (
-            partition by customer_id
+            partition by scored.customer_id
             order by
-                lookalike_score
-                + {{ var('segment_backoff_weight') }} * segment_share
-                + {{ var('overall_backoff_weight') }} * overall_share desc,
-                product_id asc
+                scored.lookalike_score
+                + {{ var('segment_backoff_weight') }} * scored.segment_share
+                + {{ var('overall_backoff_weight') }} * scored.overall_share desc,
+                scored.product_id asc
         ) as recommendation_rank
     from scored
 ),
@@ -183,8 +189,10 @@ final as (
         ranked.overall_share,
         case
             when ranked.lookalikes_who_bought > 0
-                then 'bought by ' || {{ dbt.cast('ranked.lookalikes_who_bought', dbt.type_string()) }}
-                || ' of your most similar customers'
+                then
+                    'bought by '
+                    || {{ dbt.cast('ranked.lookalikes_who_bought', dbt.type_string()) }}
+                    || ' of your most similar customers'
             else 'popular in your segment'
         end as reason
     from ranked

@@ -18,8 +18,8 @@ customer_features as (
 
 features_with_segments as (
     select
-        assignments.segment_id,
-        customer_features.*
+        customer_features.*,
+        assignments.segment_id
     from customer_features
     inner join assignments
         on customer_features.customer_id = assignments.customer_id
@@ -30,7 +30,7 @@ segment_means as (
         segment_id,
         count(*) as customers,
         {% for feature in features -%}
-        avg({{ feature }}) as {{ feature }}_mean{% if not loop.last %},{% endif %}
+            avg({{ feature }}) as {{ feature }}_mean{% if not loop.last %},{% endif %}
         {% endfor %}
     from features_with_segments
     group by segment_id
@@ -39,31 +39,34 @@ segment_means as (
 overall as (
     select
         {% for feature in features -%}
-        avg({{ feature }}) as {{ feature }}_mean,
-        stddev_pop({{ feature }}) as {{ feature }}_stddev{% if not loop.last %},{% endif %}
+            avg({{ feature }}) as {{ feature }}_mean,
+            stddev_pop({{ feature }}) as {{ feature }}_stddev{% if not loop.last %},{% endif %}
         {% endfor %}
     from features_with_segments
 ),
 
 unpivoted as (
     {% for feature in features -%}
-    select
-        segment_means.segment_id,
-        segment_means.customers,
-        '{{ feature }}' as feature,
-        cast(segment_means.{{ feature }}_mean as {{ dbt.type_float() }}) as segment_mean,
-        cast(overall.{{ feature }}_mean as {{ dbt.type_float() }}) as overall_mean,
-        cast(overall.{{ feature }}_stddev as {{ dbt.type_float() }}) as overall_stddev
-    from segment_means
-    cross join overall
-    {% if not loop.last %}union all{% endif %}
+        select
+            segment_means.segment_id,
+            segment_means.customers,
+            '{{ feature }}' as feature,
+            cast(segment_means.{{ feature }}_mean as {{ dbt.type_float() }}) as segment_mean,
+            cast(overall.{{ feature }}_mean as {{ dbt.type_float() }}) as overall_mean,
+            cast(overall.{{ feature }}_stddev as {{ dbt.type_float() }}) as overall_stddev
+        from segment_means
+        cross join overall
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
 with_z_scores as (
     select
         unpivoted.*,
-        coalesce((segment_mean - overall_mean) / nullif(overall_stddev, 0), 0) as z_score
+        coalesce(
+            (unpivoted.segment_mean - unpivoted.overall_mean) / nullif(unpivoted.overall_stddev, 0),
+            0
+        ) as z_score
     from unpivoted
 ),
 
@@ -71,8 +74,8 @@ final as (
     select
         with_z_scores.*,
         cast(row_number() over (
-            partition by segment_id
-            order by abs(z_score) desc, feature asc
+            partition by with_z_scores.segment_id
+            order by abs(with_z_scores.z_score) desc, with_z_scores.feature asc
         ) as integer) as distinctiveness_rank
     from with_z_scores
 )

@@ -69,9 +69,17 @@ second_pass_names as (
 ),
 
 rule_names as (
-    select segment_id, segment_name, meaning from first_pass_names
+    select
+        segment_id,
+        segment_name,
+        meaning
+    from first_pass_names
     union all
-    select segment_id, segment_name, meaning from second_pass_names
+    select
+        segment_id,
+        segment_name,
+        meaning
+    from second_pass_names
 ),
 
 named_segments as (
@@ -110,9 +118,9 @@ feature_columns as (
     select
         segment_id,
         {% for feature in features -%}
-        max(case when feature = '{{ feature }}' then segment_mean end) as {{ feature }}_mean,
-        max(case when feature = '{{ feature }}' then z_score end) as {{ feature }}_z_score
-        {%- if not loop.last %},{% endif %}
+            max(case when feature = '{{ feature }}' then segment_mean end) as {{ feature }}_mean,
+            max(case when feature = '{{ feature }}' then z_score end) as {{ feature }}_z_score
+            {%- if not loop.last %},{% endif %}
         {% endfor %}
     from feature_profiles
     group by segment_id
@@ -125,7 +133,9 @@ final as (
             when named_segments.segment_id < 0 then 'Unsegmented'
             when named_segments.rule_name is not null then named_segments.rule_name
             when named_segments.unnamed_rank = 1 then 'Core Customers'
-            else 'Core Customers ' || {{ dbt.cast('named_segments.unnamed_rank', dbt.type_string()) }}
+            else
+                'Core Customers '
+                || {{ dbt.cast('named_segments.unnamed_rank', dbt.type_string()) }}
         end as segment_name,
         coalesce(
             named_segments.meaning,
@@ -140,8 +150,8 @@ final as (
             as customer_share,
         top_features.top_features,
         {% for feature in features -%}
-        feature_columns.{{ feature }}_mean,
-        feature_columns.{{ feature }}_z_score{% if not loop.last %},{% endif %}
+            feature_columns.{{ feature }}_mean,
+            feature_columns.{{ feature }}_z_score{% if not loop.last %},{% endif %}
         {% endfor %}
     from named_segments
     inner join top_features

@@ -19,7 +19,9 @@ typed as (
     select
         renamed.*,
         {{ dbt.safe_cast('signup_date_text', dbt.type_timestamp()) }} as signup_timestamp,
-        min(source_row_number) over (partition by customer_id) as first_row_of_customer_id
+        min(renamed.source_row_number)
+            over (partition by renamed.customer_id)
+            as first_row_of_customer_id
     from renamed
 ),
 
@@ -37,8 +39,9 @@ checked as (
             case when customer_id is null then 'missing CustomerID' end,
             case
                 when customer_id is not null and source_row_number > first_row_of_customer_id
-                    then 'duplicate CustomerID (first at row '
-                    || {{ dbt.cast('first_row_of_customer_id', dbt.type_string()) }} || ')'
+                    then
+                        'duplicate CustomerID (first at row '
+                        || {{ dbt.cast('first_row_of_customer_id', dbt.type_string()) }} || ')'
             end,
             case when region is null then 'missing Region' end,
             case when signup_date_text is null then 'missing SignupDate' end,

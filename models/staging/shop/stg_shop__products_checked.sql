@@ -19,7 +19,9 @@ typed as (
     select
         renamed.*,
         {{ dbt.safe_cast('price_text', dbt.type_float()) }} as price,
-        min(source_row_number) over (partition by product_id) as first_row_of_product_id
+        min(renamed.source_row_number)
+            over (partition by renamed.product_id)
+            as first_row_of_product_id
     from renamed
 ),
 
@@ -37,8 +39,9 @@ checked as (
             case when product_id is null then 'missing ProductID' end,
             case
                 when product_id is not null and source_row_number > first_row_of_product_id
-                    then 'duplicate ProductID (first at row '
-                    || {{ dbt.cast('first_row_of_product_id', dbt.type_string()) }} || ')'
+                    then
+                        'duplicate ProductID (first at row '
+                        || {{ dbt.cast('first_row_of_product_id', dbt.type_string()) }} || ')'
             end,
             case when category is null then 'missing Category' end,
             case when price_text is null then 'missing Price' end,

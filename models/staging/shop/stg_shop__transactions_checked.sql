@@ -38,7 +38,9 @@ typed as (
         {{ dbt.safe_cast('quantity_text', dbt.type_float()) }} as quantity_number,
         {{ dbt.safe_cast('total_value_text', dbt.type_float()) }} as total_value,
         {{ dbt.safe_cast('price_text', dbt.type_float()) }} as price,
-        min(source_row_number) over (partition by transaction_id) as first_row_of_transaction_id
+        min(renamed.source_row_number)
+            over (partition by renamed.transaction_id)
+            as first_row_of_transaction_id
     from renamed
 ),
 
@@ -81,8 +83,9 @@ checked as (
             case when transaction_id is null then 'missing TransactionID' end,
             case
                 when transaction_id is not null and source_row_number > first_row_of_transaction_id
-                    then 'duplicate TransactionID (first at row '
-                    || {{ dbt.cast('first_row_of_transaction_id', dbt.type_string()) }} || ')'
+                    then
+                        'duplicate TransactionID (first at row '
+                        || {{ dbt.cast('first_row_of_transaction_id', dbt.type_string()) }} || ')'
             end,
             case when customer_id is null then 'missing CustomerID' end,
             case
