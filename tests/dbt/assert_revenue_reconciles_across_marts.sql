@@ -12,6 +12,8 @@
     ('product_sales', 'revenue'),
     ('category_sales', 'revenue'),
     ('customers', 'total_revenue'),
+    ('transactions', 'total_value'),
+    ('products', 'revenue'),
 ] %}
 
 with reference as (
