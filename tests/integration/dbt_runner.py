@@ -72,7 +72,11 @@ def dbt_build(
     if exclude:
         # space-separated selectors, as on the command line: "a+ b+ c"
         command += ["--exclude", *exclude.split()]
-    env = {**os.environ, "CUSTOMER_ANALYTICS_DB": str(database), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {
+        **os.environ,
+        "CUSTOMER_ANALYTICS_DB": str(database),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
     completed = subprocess.run(
         command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False
     )
