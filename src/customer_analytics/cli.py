@@ -3,6 +3,7 @@
     customer-analytics generate ...        synthetic data in the Zeotap layout
     customer-analytics build [dbt args]    dbt build, then publish for BI tools if it passed
     customer-analytics lookalikes-csv ...  the assignment's Lookalike.csv from the built tables
+    customer-analytics report ...          charts and tables as one offline HTML file (reports/)
 """
 
 from __future__ import annotations
@@ -38,6 +39,18 @@ def _run_lookalikes_csv(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_report(args: argparse.Namespace) -> int:
+    from customer_analytics import report  # matplotlib loads only for this command
+
+    try:
+        page = report.render_report(args.database, args.output)
+    except report.ReportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {page} and one PNG per chart in {args.output}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="customer-analytics", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -60,6 +73,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lookalikes.add_argument("--database", type=Path, default=database_path())
     lookalikes.add_argument("--output", type=Path, default=Path("Lookalike.csv"))
+
+    reporter = commands.add_parser(
+        "report",
+        help="render the built tables as charts and tables: report.html (offline) and PNGs",
+    )
+    reporter.add_argument(
+        "--database",
+        type=Path,
+        default=database_path(),
+        help="dbt's database, opened read-only"
+        " (default: $CUSTOMER_ANALYTICS_DB or customer_analytics.duckdb)",
+    )
+    reporter.add_argument(
+        "--output", type=Path, default=Path("reports"), help="output folder (default: reports)"
+    )
     return parser
 
 
@@ -72,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return generate.run(args)
     if args.command == "lookalikes-csv":
         return _run_lookalikes_csv(args)
+    if args.command == "report":
+        return _run_report(args)
     raise AssertionError(f"unhandled command {args.command}")
 
 
