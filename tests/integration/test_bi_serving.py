@@ -613,16 +613,9 @@ def test_sqlalchemy_front_door(published: Path, marts: list[Relation]) -> None:
         assert sorted(inspector.get_table_names(schema="quarantine")) == sorted(
             mart.name for mart in marts if mart.schema == "quarantine"
         )
-        try:
-            columns = inspector.get_columns("customers")
-        except sqlalchemy.exc.ProgrammingError as error:
-            if "pg_collation" not in str(error):
-                raise
-            pytest.xfail(
-                "SQLAlchemy >= 2.0.45 reflects collations through pg_catalog.pg_collation,"
-                " which DuckDB does not fully provide (Mause/duckdb_engine#1379): pin"
-                " sqlalchemy==2.0.44"
-            )
+        # SQLAlchemy >= 2.0.45 reflects collations through pg_catalog.pg_collation, which
+        # DuckDB does not fully provide (Mause/duckdb_engine#1379): pyproject pins 2.0.44.
+        columns = inspector.get_columns("customers")
         assert [column["name"] for column in columns] == expected
         assert next(c for c in columns if c["name"] == "customer_id")["comment"]
     finally:
