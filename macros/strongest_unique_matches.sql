@@ -1,7 +1,8 @@
 {#-
     From (segment_id, segment_name, match_strength, rule_priority, ...) rows: offer each name
-    to the segment where it matches most strongly, then let each segment keep the strongest
-    name it was offered. At most one name per segment and one segment per name.
+    to the segment where it matches most strongly, then let each segment keep the name with
+    the best (lowest) rule_priority among those it was offered.
+    At most one name per segment and one segment per name.
 -#}
 {% macro strongest_unique_matches(matches) -%}
     select * from (
@@ -9,7 +10,7 @@
             offered.*,
             row_number() over (
                 partition by offered.segment_id
-                order by offered.match_strength desc, offered.rule_priority asc
+                order by offered.rule_priority asc, offered.match_strength desc
             ) as rule_rank_for_segment
         from (
             select

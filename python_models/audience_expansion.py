@@ -11,6 +11,8 @@ from customer_analytics.lookalikes import audience_from_features
 
 
 def model(dbt: Any, session: Any) -> Any:
+    # Referenced unconditionally: dbt only registers refs it finds at the top of model().
+    seed_file = dbt.ref("audience_seed_customers")
     settings = require_settings(
         "audience_expansion",
         {
@@ -22,5 +24,5 @@ def model(dbt: Any, session: Any) -> Any:
         optional={"seed_ids", "size", "min_similarity"},
     )
     if settings["seed_ids"] is None:
-        settings["seed_ids"] = dbt.ref("audience_seed_customers").df()["customer_id"].tolist()
+        settings["seed_ids"] = seed_file.df()["customer_id"].tolist()
     return audience_from_features(dbt.ref("customer_features").df(), **settings)

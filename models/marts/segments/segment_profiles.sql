@@ -7,8 +7,9 @@
       1. a rule matches a segment when the rule's feature is at least `min_z_score`
          standard deviations above (direction `high`) or below (`low`) the average customer;
       2. each rule is offered to the segment where its feature stands out most, and each
-         segment takes the strongest rule it was offered;
-      3. segments still unnamed take their strongest rule that nobody took in step 2;
+         segment takes the offered rule with the best (lowest) `rule_priority`, so the more
+         actionable names (High Spenders, At Risk) win over descriptive ones (Bookworms);
+      3. segments still unnamed take, the same way, a rule that nobody took in step 2;
       4. any segment left is named "Core Customers" (numbered if several), DBSCAN noise
          "Unsegmented".
     So names are unique within a build, and each is explained by `naming_rule_meaning`.
