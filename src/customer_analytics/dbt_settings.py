@@ -15,7 +15,9 @@ def require_settings(
     model_name: str, settings: Mapping[str, Any], optional: Collection[str] = ()
 ) -> dict[str, Any]:
     """Return ``settings`` as a dict, failing when a key outside ``optional`` is unset (None)."""
-    missing = sorted(key for key, value in settings.items() if value is None and key not in optional)
+    missing = sorted(
+        key for key, value in settings.items() if value is None and key not in optional
+    )
     if missing:
         raise ValueError(
             f"dbt model {model_name} needs the config setting(s) {', '.join(missing)}: set them"
