@@ -27,9 +27,7 @@ def raw(zeotap_dir: Path) -> dict[str, pd.DataFrame]:
         for name in ("Customers", "Products", "Transactions")
     }
     transactions = frames["Transactions"].merge(frames["Customers"], on="CustomerID")
-    transactions = transactions.merge(
-        frames["Products"][["ProductID", "Category"]], on="ProductID"
-    )
+    transactions = transactions.merge(frames["Products"][["ProductID", "Category"]], on="ProductID")
     transactions["TransactionDate"] = pd.to_datetime(transactions["TransactionDate"])
     frames["enriched"] = transactions
     return frames
