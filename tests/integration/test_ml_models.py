@@ -68,32 +68,30 @@ def _lookalikes_sharing_archetype(built: BuiltProject, truth: pd.DataFrame) -> f
     return float(same.mean())
 
 
-@pytest.mark.parametrize("dataset", ["bundled", "generated"])
+@pytest.fixture(params=["bundled", "generated"])
+def with_truth(
+    request: pytest.FixtureRequest,
+    bundled: BuiltProject,
+    generated: tuple[BuiltProject, pd.DataFrame],
+) -> tuple[BuiltProject, pd.DataFrame]:
+    """A build and its planted archetypes: the bundled seeds, and 3,000 generated customers."""
+    if request.param == "bundled":
+        return bundled, _truth(REPO_ROOT / "data" / "demo_truth" / "customer_archetypes.csv")
+    return generated
+
+
 def test_segmentation_recovers_planted_archetypes(
-    dataset: str, bundled: BuiltProject, generated: tuple[BuiltProject, pd.DataFrame]
+    with_truth: tuple[BuiltProject, pd.DataFrame],
 ) -> None:
-    if dataset == "bundled":
-        built, truth = (
-            bundled,
-            _truth(REPO_ROOT / "data" / "demo_truth" / "customer_archetypes.csv"),
-        )
-    else:
-        built, truth = generated
+    built, truth = with_truth
     assert built.scalar("select k from segmentation_scores where is_chosen") == 5
     assert _segments_recover_archetypes(built, truth) >= 0.8
 
 
-@pytest.mark.parametrize("dataset", ["bundled", "generated"])
 def test_lookalikes_share_the_customers_archetype(
-    dataset: str, bundled: BuiltProject, generated: tuple[BuiltProject, pd.DataFrame]
+    with_truth: tuple[BuiltProject, pd.DataFrame],
 ) -> None:
-    if dataset == "bundled":
-        built, truth = (
-            bundled,
-            _truth(REPO_ROOT / "data" / "demo_truth" / "customer_archetypes.csv"),
-        )
-    else:
-        built, truth = generated
+    built, truth = with_truth
     assert _lookalikes_sharing_archetype(built, truth) >= 0.9
 
 
