@@ -1,0 +1,219 @@
+"""Turn the ``customer_features`` mart into a standardized numeric matrix.
+
+Everything downstream (segmentation, lookalikes) works on the output of
+:func:`build_feature_matrix`: a float64 matrix with one row per customer, rows in
+ascending ``customer_id`` order, so that no result ever depends on the order in which the
+warehouse happened to return the rows.
+
+Feature specs
+-------------
+A feature spec is a sequence of column names. An entry may be a glob pattern
+(``"spend_share_*"``; the characters ``*``, ``?`` and ``[`` make it one) that is expanded
+against the frame's columns in the frame's column order. An entry that is also an exact
+column name is taken literally. A column named twice (for example explicitly and through a
+pattern) is used once, at its first position. An unknown name, or a pattern that matches
+nothing, raises :class:`ValueError` naming it.
+
+Column types
+------------
+* numeric and boolean columns are used as they are (booleans as 0/1);
+* string / categorical columns (``region``) are one-hot encoded, one column per category
+  in sorted order, named ``"<column>=<category>"``;
+* date and datetime columns are rejected (use ``tenure_days`` / ``recency_days``).
+
+Standardization
+---------------
+Every resolved column, one-hot columns included, is standardized with scikit-learn's
+``StandardScaler`` (mean 0, population standard deviation 1). A zero-variance column
+(every customer has the same value) is left with scale 1 by ``StandardScaler``, so after
+centring it is a column of exact zeros: it never produces NaN or inf and contributes
+nothing to distances or similarities.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from sklearn.preprocessing import StandardScaler
+
+__all__ = [
+    "BEHAVIOUR_FEATURES",
+    "DEFAULT_LOOKALIKE_FEATURES",
+    "DEFAULT_SEGMENT_FEATURES",
+    "ID_COLUMN",
+    "FeatureMatrix",
+    "build_feature_matrix",
+    "resolve_feature_columns",
+]
+
+ID_COLUMN = "customer_id"
+
+#: Behaviour features: what a customer does (recency, frequency, monetary value, basket
+#: shape, breadth, tenure) and where the money goes (one share per product category).
+BEHAVIOUR_FEATURES: tuple[str, ...] = (
+    "recency_days",
+    "transaction_count",
+    "total_revenue",
+    "average_transaction_value",
+    "average_basket_size",
+    "distinct_products",
+    "tenure_days",
+    "spend_share_*",
+)
+
+#: Default features for segmentation: behaviour only, so that segments describe how
+#: customers buy, not where they live.
+DEFAULT_SEGMENT_FEATURES: tuple[str, ...] = BEHAVIOUR_FEATURES
+
+#: Default features for lookalikes: profile (region one-hot, tenure) plus the behaviour
+#: list (``tenure_days`` is not repeated) and the category spend shares.
+DEFAULT_LOOKALIKE_FEATURES: tuple[str, ...] = (
+    "region",
+    "tenure_days",
+    *(name for name in BEHAVIOUR_FEATURES if name != "tenure_days"),
+)
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+class FeatureMatrix(NamedTuple):
+    """A standardized feature matrix and what its rows and columns are.
+
+    ``customer_ids[i]`` is the customer of ``matrix[i]`` (ascending order) and
+    ``feature_names[j]`` names ``matrix[:, j]`` (one-hot columns as ``"region=North"``).
+    """
+
+    customer_ids: np.ndarray
+    matrix: np.ndarray
+    feature_names: list[str]
+
+
+def _is_pattern(name: str) -> bool:
+    return any(char in _GLOB_CHARS for char in name)
+
+
+def resolve_feature_columns(columns: Sequence[str], features: Sequence[str]) -> list[str]:
+    """Expand a feature spec against ``columns``; see the module docstring for the rules.
+
+    >>> resolve_feature_columns(["a", "s_x", "s_y"], ["s_*", "a"])
+    ['s_x', 's_y', 'a']
+    """
+    if isinstance(features, str):
+        raise TypeError("features must be a sequence of column names, not a single string")
+    available = [str(column) for column in columns]
+    known = set(available)
+    resolved: list[str] = []
+    seen: set[str] = set()
+    for entry in features:
+        if entry in known:
+            matches = [entry]
+        elif _is_pattern(entry):
+            matches = [column for column in available if fnmatch.fnmatchcase(column, entry)]
+            if not matches:
+                raise ValueError(f"feature pattern {entry!r} matches no column")
+        else:
+            raise ValueError(f"unknown feature column {entry!r}")
+        for column in matches:
+            if column not in seen:
+                seen.add(column)
+                resolved.append(column)
+    if not resolved:
+        raise ValueError("the feature list is empty")
+    return resolved
+
+
+def _first_bad_id(ids: np.ndarray, bad: np.ndarray) -> object:
+    return ids[np.flatnonzero(bad)[0]]
+
+
+def _is_categorical(series: pd.Series) -> bool:
+    if isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(series):
+        return True
+    if series.dtype == object:
+        values = series.dropna()
+        return bool(values.map(lambda value: isinstance(value, str)).all())
+    return False
+
+
+def _encode_column(name: str, series: pd.Series, ids: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Return the numeric block (n x m) and the names for one resolved column."""
+    missing = series.isna().to_numpy()
+    if missing.any():
+        raise ValueError(
+            f"feature column {name!r} has missing values "
+            f"(first customer_id: {_first_bad_id(ids, missing)!r})"
+        )
+    if pd.api.types.is_bool_dtype(series):
+        return series.to_numpy(dtype=np.float64).reshape(-1, 1), [name]
+    if pd.api.types.is_datetime64_any_dtype(series) or pd.api.types.is_timedelta64_dtype(series):
+        raise ValueError(f"feature column {name!r} is a date/time column; use a numeric one")
+    if pd.api.types.is_numeric_dtype(series):
+        values = series.to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise ValueError(
+                f"feature column {name!r} has non-finite values "
+                f"(first customer_id: {_first_bad_id(ids, bad)!r})"
+            )
+        return values.reshape(-1, 1), [name]
+    if _is_categorical(series):
+        values = series.astype(str).to_numpy()
+        categories = np.unique(values)  # sorted
+        block = (values[:, None] == categories[None, :]).astype(np.float64)
+        return block, [f"{name}={category}" for category in categories]
+    raise ValueError(f"feature column {name!r} has unsupported dtype {series.dtype}")
+
+
+def build_feature_matrix(
+    customer_features: pd.DataFrame,
+    features: Sequence[str] = DEFAULT_SEGMENT_FEATURES,
+    *,
+    id_column: str = ID_COLUMN,
+    standardize: bool = True,
+) -> FeatureMatrix:
+    """Resolve ``features`` in ``customer_features`` and return the standardized matrix.
+
+    Rows are sorted by ``id_column`` ascending (customer ids must be present and unique),
+    so the result does not depend on the input row order. With ``standardize=False`` the
+    raw (one-hot encoded) values are returned instead.
+
+    Raises ``ValueError`` for an empty frame, a missing/duplicated/null id, an unknown
+    feature or pattern, and for a missing or non-finite value (naming the column and the
+    first offending customer id in ascending id order).
+    """
+    if id_column not in customer_features.columns:
+        raise ValueError(f"the frame has no {id_column!r} column")
+    if len(customer_features) == 0:
+        raise ValueError("the frame has no customers")
+    id_series = customer_features[id_column]
+    if id_series.isna().any():
+        raise ValueError(f"{id_column!r} has missing values")
+    duplicated = id_series.duplicated(keep=False)
+    if duplicated.any():
+        first = sorted(id_series[duplicated].unique())[0]
+        raise ValueError(f"{id_column!r} is not unique (first duplicate: {first!r})")
+
+    columns = resolve_feature_columns(list(customer_features.columns), features)
+    if id_column in columns:
+        raise ValueError(f"{id_column!r} cannot be a feature")
+
+    ordered = customer_features.sort_values(id_column, kind="mergesort", ignore_index=True)
+    ids = ordered[id_column].to_numpy()
+    blocks: list[np.ndarray] = []
+    names: list[str] = []
+    for column in columns:
+        block, block_names = _encode_column(column, ordered[column], ids)
+        blocks.append(block)
+        names.extend(block_names)
+    matrix = np.hstack(blocks).astype(np.float64, copy=False)
+    if standardize:
+        matrix = StandardScaler().fit_transform(matrix)
+        # Zero-variance columns are exactly zero after centring (scale_ is 1 for them);
+        # make that exact even if the mean had a rounding error.
+        constant = np.ptp(matrix, axis=0) == 0
+        matrix[:, constant] = 0.0
+    return FeatureMatrix(customer_ids=ids, matrix=np.ascontiguousarray(matrix), feature_names=names)

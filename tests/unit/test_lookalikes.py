@@ -1,0 +1,373 @@
+"""Unit tests for customer_analytics.lookalikes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.metrics.pairwise import cosine_similarity
+from threadpoolctl import threadpool_limits
+
+from customer_analytics.lookalikes import (
+    AUDIENCE_COLUMNS,
+    LOOKALIKE_COLUMNS,
+    audience_from_features,
+    expand_audience,
+    lookalikes_from_features,
+    top_k_lookalikes,
+)
+
+EXACT_METHODS = ["exact", "tree"]
+
+
+@pytest.fixture(autouse=True)
+def _single_thread() -> Iterator[None]:
+    """Small data: OpenMP/BLAS threads only add overhead, and spin when the CPU is busy."""
+    with threadpool_limits(limits=1):
+        yield
+
+
+#: Stated recall of the approximate "ivf" method on the unclustered random data below
+#: (i.i.d. normal, 8 dims, 8 of 30 cells probed; measured 0.993). For the figures at scale
+#: see benchmarks/bench_python_models.py.
+IVF_MIN_RECALL = 0.98
+
+
+def make_ids(n: int) -> np.ndarray:
+    return np.array([f"C{i:05d}" for i in range(n)], dtype=object)
+
+
+def brute_force(ids: np.ndarray, x: np.ndarray, k: int) -> pd.DataFrame:
+    """The definition: full cosine matrix, zero vectors similar 0 to all, ties by id."""
+    order = np.argsort(ids)
+    ids, x = ids[order], x[order]
+    sims = cosine_similarity(x)  # sklearn gives 0 for zero vectors too
+    n = len(ids)
+    rows = []
+    for i in range(n):
+        score = sims[i].copy()
+        score[i] = -np.inf
+        ranked = np.lexsort((np.arange(n), -np.round(score, 12)))[: min(k, n - 1)]
+        for rank, j in enumerate(ranked, start=1):
+            rows.append((ids[i], rank, ids[j], score[j]))
+    return pd.DataFrame(rows, columns=list(LOOKALIKE_COLUMNS))
+
+
+def random_data(n: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random vectors with duplicates, a zero vector and shuffled ids."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d))
+    if n >= 10:
+        x[1:6] = x[0]  # a group of six identical customers
+        x[7] = 0.0  # a customer exactly at the mean
+        x[8] = -x[9]  # exact opposites
+    ids = make_ids(n)[rng.permutation(n)]
+    return ids, x
+
+
+def assert_same_lookalikes(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    assert got["customer_id"].tolist() == expected["customer_id"].tolist()
+    assert got["lookalike_rank"].tolist() == expected["lookalike_rank"].tolist()
+    assert got["lookalike_customer_id"].tolist() == expected["lookalike_customer_id"].tolist()
+    np.testing.assert_allclose(got["similarity_score"], expected["similarity_score"], atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- top-k
+
+
+@pytest.mark.parametrize("method", EXACT_METHODS)
+@pytest.mark.parametrize(("n", "d", "k"), [(12, 2, 3), (60, 3, 5), (400, 6, 3), (1500, 10, 4)])
+def test_exact_methods_equal_brute_force(method, n, d, k):
+    ids, x = random_data(n, d, seed=n)
+    expected = brute_force(ids, x, k)
+    assert_same_lookalikes(top_k_lookalikes(ids, x, k, method=method), expected)
+
+
+def test_exact_search_in_many_small_blocks_is_the_same():
+    ids, x = random_data(700, 5, seed=3)
+    assert_same_lookalikes(
+        top_k_lookalikes(ids, x, 3, method="exact", block_rows=7), brute_force(ids, x, 3)
+    )
+
+
+def test_auto_is_exact_below_the_limit():
+    ids, x = random_data(300, 4, seed=5)
+    assert_same_lookalikes(top_k_lookalikes(ids, x, 3), brute_force(ids, x, 3))
+
+
+def test_ivf_recall_and_determinism():
+    ids, x = random_data(3000, 8, seed=9)
+    k = 5
+    expected = brute_force(ids, x, k)
+    got = top_k_lookalikes(ids, x, k, method="ivf", n_cells=30, n_probe=8)
+    again = top_k_lookalikes(ids, x, k, method="ivf", n_cells=30, n_probe=8)
+    pd.testing.assert_frame_equal(got, again)
+    want = expected.groupby("customer_id")["lookalike_customer_id"].apply(set)
+    have = got.groupby("customer_id")["lookalike_customer_id"].apply(set)
+    recall = np.mean([len(want[c] & have[c]) / k for c in want.index])
+    assert recall >= IVF_MIN_RECALL
+    # Whatever it finds is scored exactly and ranked correctly.
+    pairs = zip(expected.customer_id, expected.lookalike_customer_id, strict=True)
+    sims = dict(zip(pairs, expected.similarity_score, strict=True))
+    assert got.groupby("customer_id")["similarity_score"].is_monotonic_decreasing.all()
+    for row in got.head(200).itertuples():
+        if (row.customer_id, row.lookalike_customer_id) in sims:
+            assert row.similarity_score == pytest.approx(
+                sims[(row.customer_id, row.lookalike_customer_id)], abs=1e-12
+            )
+
+
+def test_auto_switches_to_ivf_above_the_limit():
+    x, _ = make_blobs(n_samples=2000, n_features=6, centers=5, random_state=2)
+    ids = make_ids(2000)
+    expected = brute_force(ids, x, 3)
+    got = top_k_lookalikes(ids, x, 3, auto_exact_limit=1000)  # ~45 cells, 16 probes
+    want = expected.groupby("customer_id")["lookalike_customer_id"].apply(set)
+    have = got.groupby("customer_id")["lookalike_customer_id"].apply(set)
+    assert np.mean([len(want[c] & have[c]) / 3 for c in want.index]) >= 0.99
+
+
+@pytest.mark.parametrize("method", ["exact", "tree", "ivf"])
+def test_output_contract(method):
+    ids, x = random_data(200, 5, seed=1)
+    df = top_k_lookalikes(ids, x, 4, method=method)
+    assert tuple(df.columns) == LOOKALIKE_COLUMNS
+    assert len(df) == 200 * 4
+    assert df["customer_id"].tolist() == sorted(df["customer_id"])
+    assert df["lookalike_rank"].tolist() == [1, 2, 3, 4] * 200
+    assert (df["customer_id"] != df["lookalike_customer_id"]).all()
+    assert df["similarity_score"].dtype == np.float64
+    assert df["similarity_score"].between(-1.0, 1.0).all()
+    assert df.groupby("customer_id")["similarity_score"].is_monotonic_decreasing.all()
+    assert not df.duplicated(["customer_id", "lookalike_customer_id"]).any()
+
+
+@pytest.mark.parametrize("method", ["exact", "tree", "ivf"])
+def test_input_order_does_not_matter(method):
+    ids, x = random_data(500, 5, seed=4)
+    perm = np.random.default_rng(0).permutation(500)
+    pd.testing.assert_frame_equal(
+        top_k_lookalikes(ids, x, 3, method=method),
+        top_k_lookalikes(ids[perm], x[perm], 3, method=method),
+    )
+
+
+@pytest.mark.parametrize("method", ["exact", "tree", "ivf"])
+def test_ties_go_to_smaller_ids(method):
+    # 40 identical customers: every one's lookalikes are the smallest other ids, score 1.
+    x = np.tile([[1.0, 2.0, 3.0]], (40, 1))
+    ids = make_ids(40)[::-1].copy()
+    df = top_k_lookalikes(ids, x, 3, method=method)
+    first = df[df["customer_id"] == "C00000"]
+    assert first["lookalike_customer_id"].tolist() == ["C00001", "C00002", "C00003"]
+    other = df[df["customer_id"] == "C00017"]
+    assert other["lookalike_customer_id"].tolist() == ["C00000", "C00001", "C00002"]
+    np.testing.assert_allclose(df["similarity_score"], 1.0)
+
+
+@pytest.mark.parametrize("method", ["exact", "tree", "ivf"])
+def test_ties_with_float_noise_are_still_ties(method):
+    # Scaled copies have cosine 1 up to rounding; equal to 12 decimals means tied.
+    rng = np.random.default_rng(2)
+    base = rng.normal(size=5)
+    x = np.vstack([base * s for s in (3.0, 0.1, 7.7, 1e3, 0.37, 2.0)] + [rng.normal(size=(30, 5))])
+    ids = make_ids(len(x))
+    df = top_k_lookalikes(ids, x, 4, method=method)
+    assert df[df["customer_id"] == "C00005"]["lookalike_customer_id"].tolist() == [
+        "C00000",
+        "C00001",
+        "C00002",
+        "C00003",
+    ]
+
+
+@pytest.mark.parametrize("method", ["exact", "tree", "ivf"])
+def test_zero_vectors_have_similarity_zero(method):
+    x = np.array([[0.0, 0.0], [1.0, 0.0], [-1.0, 0.0], [0.0, 0.0], [1.0, 1.0]])
+    ids = np.array(["E", "A", "B", "D", "C"], dtype=object)
+    df = top_k_lookalikes(ids, x, 2, method=method).set_index(["customer_id", "lookalike_rank"])
+    # "E" (zero) -> the two smallest other ids, score 0.
+    assert df.loc[("E", 1), "lookalike_customer_id"] == "A"
+    assert df.loc[("E", 2), "lookalike_customer_id"] == "B"
+    assert (df.loc["E", "similarity_score"] == 0).all()
+    # "B" = (-1, 0): the zero vectors "D" and "E" (0) beat "C" (-0.707) and "A" (-1).
+    assert df.loc["B", "lookalike_customer_id"].tolist() == ["D", "E"]
+    assert (df.loc["B", "similarity_score"] == 0).all()
+    # "C" = (1, 1): "A" = (1, 0) at 0.707, then "D" (zero, smaller id than "E") at 0.
+    assert df.loc["C", "lookalike_customer_id"].tolist() == ["A", "D"]
+    assert df.loc[("C", 1), "similarity_score"] == pytest.approx(np.sqrt(0.5))
+    assert df.loc[("C", 2), "similarity_score"] == 0.0
+
+
+@pytest.mark.parametrize("method", ["exact", "tree", "ivf"])
+def test_all_zero_vectors(method):
+    df = top_k_lookalikes(make_ids(5), np.zeros((5, 3)), 2, method=method)
+    assert df["lookalike_customer_id"].tolist() == [
+        "C00001", "C00002", "C00000", "C00002", "C00000",
+        "C00001", "C00000", "C00001", "C00000", "C00001",
+    ]  # fmt: skip
+    assert (df["similarity_score"] == 0).all()
+
+
+@pytest.mark.parametrize("method", ["exact", "tree", "ivf"])
+def test_fewer_customers_than_k(method):
+    ids, x = random_data(4, 3, seed=0)
+    df = top_k_lookalikes(ids, x, 10, method=method)
+    assert len(df) == 4 * 3
+    assert_same_lookalikes(df, brute_force(ids, x, 10))
+    single = top_k_lookalikes(["C1"], np.ones((1, 3)), 3, method=method)
+    assert tuple(single.columns) == LOOKALIKE_COLUMNS
+    assert single.empty
+    two = top_k_lookalikes(["B", "A"], np.array([[1.0, 0.0], [0.0, 1.0]]), 3, method=method)
+    assert two["lookalike_customer_id"].tolist() == ["B", "A"]
+    assert two["similarity_score"].tolist() == [0.0, 0.0]
+
+
+def test_many_duplicates_beyond_the_margin():
+    # 30 copies of one vector (more than k + margin) plus noise: exact ties resolved by id.
+    rng = np.random.default_rng(8)
+    x = np.vstack([np.tile(rng.normal(size=4), (30, 1)), rng.normal(size=(200, 4))])
+    ids = make_ids(len(x))[rng.permutation(len(x))]
+    for method in EXACT_METHODS:
+        assert_same_lookalikes(top_k_lookalikes(ids, x, 3, method=method), brute_force(ids, x, 3))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"k": 0}, "k must be"),
+        ({"method": "hnsw"}, "unknown method"),
+        ({"block_rows": 0}, "block_rows"),
+    ],
+)
+def test_invalid_arguments(kwargs, error):
+    ids, x = random_data(20, 3, seed=0)
+    with pytest.raises(ValueError, match=error):
+        top_k_lookalikes(ids, x, **kwargs)
+
+
+def test_invalid_inputs():
+    ids, x = random_data(20, 3, seed=0)
+    with pytest.raises(ValueError, match="ids but X has"):
+        top_k_lookalikes(ids[:-1], x)
+    bad = x.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match=f"non-finite.*{ids[3]}"):
+        top_k_lookalikes(ids, bad)
+    with pytest.raises(ValueError, match="not unique"):
+        top_k_lookalikes(np.r_[ids[:-1], ids[:1]], x)
+    with pytest.raises(ValueError, match="two-dimensional"):
+        top_k_lookalikes(ids, x[:, 0])
+
+
+# ----------------------------------------------------------------------------- audience
+
+
+def brute_audience(ids: np.ndarray, x: np.ndarray, seeds: list[str]) -> pd.DataFrame:
+    order = np.argsort(ids)
+    ids, x = ids[order], x[order]
+    seed_pos = np.flatnonzero(np.isin(ids, seeds))
+    sims = cosine_similarity(x, x[seed_pos])
+    rows = []
+    for i in np.flatnonzero(~np.isin(ids, seeds)):
+        j = np.lexsort((np.arange(len(seed_pos)), -np.round(sims[i], 12)))[0]
+        rows.append((ids[i], sims[i, j], ids[seed_pos[j]]))
+    df = pd.DataFrame(rows, columns=["customer_id", "similarity_score", "nearest_seed_customer_id"])
+    df = df.assign(key=-df["similarity_score"].round(12)).sort_values(
+        ["key", "customer_id"], kind="mergesort"
+    )
+    df.insert(1, "audience_rank", np.arange(1, len(df) + 1))
+    return df.drop(columns="key").reset_index(drop=True)
+
+
+def test_expand_audience_matches_brute_force():
+    ids, x = random_data(500, 6, seed=12)
+    seeds = list(ids[:25])
+    expected = brute_audience(ids, x, seeds)
+    got = expand_audience(ids, x, seeds, size=1000, block_rows=13)
+    assert tuple(got.columns) == AUDIENCE_COLUMNS
+    assert len(got) == 475
+    assert not got["customer_id"].isin(seeds).any()
+    assert got["customer_id"].tolist() == expected["customer_id"].tolist()
+    assert got["nearest_seed_customer_id"].tolist() == expected["nearest_seed_customer_id"].tolist()
+    np.testing.assert_allclose(got["similarity_score"], expected["similarity_score"], atol=1e-12)
+    assert got["audience_rank"].tolist() == list(range(1, 476))
+
+
+def test_expand_audience_size_threshold_and_both():
+    ids, x = random_data(300, 4, seed=2)
+    seeds = list(ids[:5])
+    full = expand_audience(ids, x, seeds, size=10_000)
+    top = expand_audience(ids, x, seeds, size=20)
+    pd.testing.assert_frame_equal(top, full.head(20))
+    above = expand_audience(ids, x, seeds, min_similarity=0.8)
+    assert (above["similarity_score"] >= 0.8).all()
+    assert len(above) == (full["similarity_score"] >= 0.8).sum()
+    both = expand_audience(ids, x, seeds, size=5, min_similarity=0.8)
+    pd.testing.assert_frame_equal(both, above.head(5))
+    none = expand_audience(ids, x, seeds, min_similarity=1.0)
+    assert tuple(none.columns) == AUDIENCE_COLUMNS
+    perm = np.random.default_rng(1).permutation(300)
+    pd.testing.assert_frame_equal(
+        full, expand_audience(ids[perm], x[perm], seeds[::-1], size=10_000)
+    )
+
+
+def test_expand_audience_ties_and_zero_vectors():
+    x = np.array([[1.0, 0.0], [1.0, 0.0], [2.0, 0.0], [0.0, 0.0], [3.0, 0.0], [0.0, 1.0]])
+    ids = np.array(["S2", "S1", "A", "Z", "B", "C"], dtype=object)
+    df = expand_audience(ids, x, ["S2", "S1", "S1"], size=10)
+    assert df["customer_id"].tolist() == ["A", "B", "C", "Z"]
+    assert df["nearest_seed_customer_id"].tolist() == ["S1"] * 4  # tie: smallest seed id
+    assert df["similarity_score"].tolist() == [1.0, 1.0, 0.0, 0.0]
+
+
+def test_expand_audience_validation():
+    ids, x = random_data(30, 3, seed=0)
+    seeds = list(ids[:3])
+    with pytest.raises(ValueError, match="size, min_similarity"):
+        expand_audience(ids, x, seeds)
+    with pytest.raises(ValueError, match="unknown seed customer ids: NOPE1, NOPE2"):
+        expand_audience(ids, x, [*seeds, "NOPE2", "NOPE1"], size=3)
+    with pytest.raises(ValueError, match="size must be"):
+        expand_audience(ids, x, seeds, size=0)
+    with pytest.raises(ValueError, match="min_similarity"):
+        expand_audience(ids, x, seeds, min_similarity=1.5)
+    with pytest.raises(ValueError, match="empty"):
+        expand_audience(ids, x, [], size=3)
+    with pytest.raises(TypeError):
+        expand_audience(ids, x, "C00001", size=3)
+    everyone = expand_audience(ids, x, list(ids), size=3)
+    assert everyone.empty
+
+
+# ----------------------------------------------------------------------------- frame wrappers
+
+
+def test_frame_wrappers_use_standardized_default_features():
+    rng = np.random.default_rng(0)
+    n = 60
+    frame = pd.DataFrame(
+        {
+            "customer_id": make_ids(n),
+            "region": rng.choice(["North", "South"], n),
+            "tenure_days": rng.integers(1, 500, n),
+            "recency_days": rng.integers(0, 100, n),
+            "transaction_count": rng.integers(0, 9, n),
+            "total_revenue": rng.gamma(2.0, 10.0, n),
+            "average_transaction_value": rng.gamma(2.0, 5.0, n),
+            "average_basket_size": rng.gamma(2.0, 1.0, n),
+            "distinct_products": rng.integers(0, 9, n),
+            "spend_share_books": rng.random(n),
+            "spend_share_toys": rng.random(n),
+        }
+    )
+    looks = lookalikes_from_features(frame, k=2)
+    assert len(looks) == 2 * n
+    seeds = ["C00003", "C00010"]
+    audience = audience_from_features(frame, seeds, size=5)
+    assert len(audience) == 5
+    assert not audience["customer_id"].isin(seeds).any()

@@ -1,0 +1,63 @@
+"""The well-known Mall Customers answer, reproduced with the project's own segmentation.
+
+On ``Annual Income (k$)`` and ``Spending Score (1-100)`` (200 customers), k-means finds five
+segments (low/low, low/high, mid/mid, high/low, high/high) with a silhouette of about 0.55.
+With default settings except the feature list, the default rule (lowest Davies-Bouldin)
+must choose k = 5.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from threadpoolctl import threadpool_limits
+
+from customer_analytics.segmentation import assign_segments, run_segmentation
+
+DATA = Path(__file__).resolve().parents[3] / "shared/data/mall_customers/Mall_Customers.csv"
+FEATURES = ["Annual Income (k$)", "Spending Score (1-100)"]
+
+
+@pytest.fixture(autouse=True)
+def _single_thread() -> Iterator[None]:
+    """Small data: OpenMP/BLAS threads only add overhead, and spin when the CPU is busy."""
+    with threadpool_limits(limits=1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def mall() -> pd.DataFrame:
+    if not DATA.is_file():
+        pytest.skip(f"{DATA} is not available")
+    frame = pd.read_csv(DATA)
+    return frame.assign(customer_id=frame["CustomerID"].map("M{:04d}".format))
+
+
+def test_default_rule_chooses_five_segments(mall):
+    result = run_segmentation(mall, features=FEATURES)
+    scores = result.scores
+    chosen = scores.loc[scores["is_chosen"]].iloc[0]
+    assert chosen["k"] == 5
+    assert chosen["selection_rule"] == "davies_bouldin"
+    assert chosen["silhouette"] >= 0.55
+    # k = 5 is also the best k by silhouette among the candidates.
+    assert scores.loc[scores["silhouette"].idxmax(), "k"] == 5
+
+    segments = result.assignments
+    assert len(segments) == 200
+    assert sorted(segments["segment_id"].value_counts().tolist()) == [22, 23, 35, 39, 81]
+
+
+def test_assign_segments_agrees(mall):
+    segments = assign_segments(mall, features=FEATURES)
+    assert segments["segment_id"].nunique() == 5
+    # The largest segment is the middle income / middle spending score group.
+    middle = mall.set_index("customer_id").loc[
+        segments.loc[segments["segment_id"] == 0, "customer_id"], FEATURES
+    ]
+    assert middle["Annual Income (k$)"].between(39, 76).all()
+    assert middle["Spending Score (1-100)"].between(34, 61).all()
+    assert middle.mean().round().tolist() == [55.0, 50.0]
