@@ -101,7 +101,8 @@ from scipy import sparse
 from scipy.cluster.hierarchy import cut_tree, linkage
 from sklearn.cluster import DBSCAN, KMeans
 from sklearn.decomposition import PCA
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
+from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.mixture import GaussianMixture
 
 from customer_analytics.features import (
@@ -254,8 +255,9 @@ def _silhouette_sample(n: int, settings: _Settings) -> np.ndarray:
     return np.sort(rng.choice(n, size=settings.silhouette_sample_size, replace=False))
 
 
-def _score(x: np.ndarray, labels: np.ndarray, sample: np.ndarray) -> dict[str, float]:
-    """Scores of one labelling; noise (-1) excluded; NaN where a metric is undefined."""
+def _score(x: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Scores of one labelling except the silhouette; noise (-1) excluded; NaN where a
+    metric is undefined (fewer than 2 segments, or no customer more than segments)."""
     keep = labels >= 0
     xk, lk = x[keep], labels[keep]
     n_labels = np.unique(lk).size
@@ -272,11 +274,49 @@ def _score(x: np.ndarray, labels: np.ndarray, sample: np.ndarray) -> dict[str, f
     if 2 <= n_labels <= lk.size - 1:
         scores["davies_bouldin"] = float(davies_bouldin_score(xk, lk))
         scores["calinski_harabasz"] = float(calinski_harabasz_score(xk, lk))
-        sample_keep = sample[keep[sample]]
-        ls = labels[sample_keep]
-        if 2 <= np.unique(ls).size <= ls.size - 1:
-            scores["silhouette"] = float(silhouette_score(x[sample_keep], ls))
     return scores
+
+
+def _silhouettes(sample: np.ndarray, labellings: list[np.ndarray]) -> list[float]:
+    """Mean silhouette of several labellings of the same sample rows, in one pass.
+
+    Equal to ``sklearn.metrics.silhouette_score`` for each labelling (noise, label -1,
+    excluded), but the sample's pairwise distances are computed once, in row chunks of
+    at most 64 MiB, and shared by all labellings instead of recomputed for every k.
+    """
+    m = sample.shape[0]
+    onehots = []
+    for labels in labellings:
+        width = int(labels.max()) + 1 if (labels >= 0).any() else 0
+        onehot = np.zeros((m, width))
+        keep = labels >= 0
+        onehot[np.flatnonzero(keep), labels[keep]] = 1.0
+        onehots.append(onehot)
+    sums = [np.empty((m, onehot.shape[1])) for onehot in onehots]
+    chunk = max(1, (64 << 20) // (8 * max(m, 1)))
+    for start in range(0, m, chunk):
+        distances = euclidean_distances(sample[start : start + chunk], sample)
+        for total, onehot in zip(sums, onehots, strict=True):
+            total[start : start + chunk] = distances @ onehot
+    results = []
+    for labels, total in zip(labellings, sums, strict=True):
+        keep = labels >= 0
+        own = labels[keep]
+        counts = np.bincount(own, minlength=total.shape[1]).astype(np.float64)
+        if not 2 <= np.count_nonzero(counts) <= own.size - 1:
+            results.append(np.nan)
+            continue
+        rows = total[keep]
+        own_count = counts[own]
+        a = rows[np.arange(own.size), own] / np.maximum(own_count - 1, 1)
+        means = np.divide(rows, counts, out=np.full_like(rows, np.inf), where=counts > 0)
+        means[np.arange(own.size), own] = np.inf
+        b = means.min(axis=1)
+        denominator = np.maximum(a, b)
+        s = np.divide(b - a, denominator, out=np.zeros_like(a), where=denominator > 0)
+        s[own_count == 1] = 0.0
+        results.append(float(s.mean()))
+    return results
 
 
 class _Labeller:
@@ -387,17 +427,15 @@ def _pca_columns(x: np.ndarray) -> dict[str, np.ndarray | float]:
 
 
 def _score_rows(
-    labeller: _Labeller,
-    ks: list[int],
-    sample: np.ndarray,
-) -> tuple[list[dict[str, float]], dict[int, np.ndarray]]:
-    rows: list[dict[str, float]] = []
-    labels_by_k: dict[int, np.ndarray] = {}
-    for k in ks:
-        labels = labeller.labels(k)
-        labels_by_k[k] = labels
-        rows.append({"k": k, **_score(labeller.x, labels, sample)})
-    return rows, labels_by_k
+    x: np.ndarray, labels_by_k: dict[int, np.ndarray], sample: np.ndarray
+) -> list[dict[str, float]]:
+    ks = sorted(labels_by_k)
+    rows = [{"k": k, **_score(x, labels_by_k[k])} for k in ks]
+    silhouettes = _silhouettes(x[sample], [labels_by_k[k][sample] for k in ks])
+    for row, silhouette in zip(rows, silhouettes, strict=True):
+        if not np.isnan(row["davies_bouldin"]):
+            row["silhouette"] = silhouette
+    return rows
 
 
 def _run(fm: FeatureMatrix, settings: _Settings, *, need_sweep: bool) -> SegmentationResult:
@@ -411,9 +449,9 @@ def _run(fm: FeatureMatrix, settings: _Settings, *, need_sweep: bool) -> Segment
         labels = DBSCAN(eps=settings.eps, min_samples=settings.min_samples).fit_predict(x)
         labels = labels.astype(np.int64)
         k_found = int(np.unique(labels[labels >= 0]).size)
-        rows = [{"k": k_found, **_score(x, labels, sample)}]
-        chosen, rule = k_found, "dbscan"
         labels_by_k = {k_found: labels}
+        rows = _score_rows(x, labels_by_k, sample)
+        chosen, rule = k_found, "dbscan"
     else:
         k_cap = min(n - 1, _count_distinct_rows(x)) if n > 1 else 0
         feasible = [k for k in range(settings.k_min, settings.k_max + 1) if k <= k_cap]
@@ -429,7 +467,8 @@ def _run(fm: FeatureMatrix, settings: _Settings, *, need_sweep: bool) -> Segment
             ks, rule, chosen = feasible, settings.selection_rule, -1
         else:
             ks, rule, chosen = [1], "single_segment", 1
-        rows, labels_by_k = _score_rows(labeller, ks, sample)
+        labels_by_k = {k: labeller.labels(k) for k in ks}
+        rows = _score_rows(x, labels_by_k, sample)
         if chosen == -1:
             chosen = _choose_k(pd.DataFrame(rows), settings.selection_rule)
 
