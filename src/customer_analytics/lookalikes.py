@@ -35,7 +35,7 @@ Methods of :func:`top_k_lookalikes`
     through the maxima of column groups (so only a few columns per row are ranked), then
     every customer whose float32 similarity lies within the float32 error margin of the
     ``k``-th best is rescored in float64. Exact, ties included. Time O(n^2 d): on 2 cores
-    with 20 features about 0.5 s for 10k customers and 25-35 s for 100k.
+    with 20 features about 0.6 s for 10k customers and 25-45 s for 100k.
 ``"tree"``
     Exact k-d tree search (scikit-learn ``KDTree``) on the L2-normalised vectors: for unit
     vectors ``|u - v|^2 = 2 - 2 cos(u, v)``, so Euclidean order is cosine order; boundary
@@ -50,9 +50,10 @@ Methods of :func:`top_k_lookalikes`
     cells (default 10) whose centres are most similar to it, cell by cell in float32
     blocks; the best ``k + 2`` of each probed cell are rescored exactly in float64.
     Deterministic for a fixed ``random_state``. Measured on 2 cores, 20 clustered
-    features (``benchmarks/bench_python_models.py``): 1M customers in about 2.5 minutes
-    with a recall of the exact top-3 of 0.99 (0.96 with ``n_probe=6``); 100k in
-    seconds with a recall above 0.99. Recall is lower on unclustered data; raise
+    features (``benchmarks/bench_python_models.py``): 1M customers in 164 s (334 s while
+    another process held one of the two cores), 1.5 GiB above the data, with a recall of
+    the exact top-3 of 0.99 (0.96 with ``n_probe=6``); 100k in about 10 s with a recall
+    above 0.99. Recall is lower on unclustered data; raise
     ``n_probe`` (cost grows linearly) when that matters.
 ``"auto"`` (default)
     ``"exact"`` up to ``auto_exact_limit`` customers (default 100,000), ``"ivf"`` above.

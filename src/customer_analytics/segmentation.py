@@ -47,7 +47,8 @@ Algorithms
     ``sklearn.cluster.KMeans`` with explicit ``n_init``, ``max_iter`` and
     ``random_state`` (default ``n_init=3``). Full-batch Lloyd is fast enough: the whole
     run (2..10 sweep with all scores, assignment, PCA) for 1M customers x 20 clustered
-    features took about 50 s and under 1 GiB above the data on 2 cores (see
+    features took 50-120 s (depending on other load) and under 1 GiB above the data on
+    2 cores (see
     ``benchmarks/bench_python_models.py``), so MiniBatchKMeans is not used.
 ``agglomerative``
     Ward linkage (``scipy.cluster.hierarchy.linkage(method="ward")``, the same criterion
