@@ -23,6 +23,11 @@ def model(dbt: Any, session: Any) -> Any:
         },
         optional={"seed_ids", "size", "min_similarity"},
     )
-    if settings["seed_ids"] is None:
+    # Ids given in the var must all be customers; the bundled seed file is a demo list, so
+    # ids of it that the data does not have are left out rather than failing the build.
+    from_seed_file = settings["seed_ids"] is None
+    if from_seed_file:
         settings["seed_ids"] = seed_file.df()["customer_id"].tolist()
-    return audience_from_features(dbt.ref("customer_features").df(), **settings)
+    return audience_from_features(
+        dbt.ref("customer_features").df(), ignore_unknown_seed_ids=from_seed_file, **settings
+    )

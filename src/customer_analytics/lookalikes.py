@@ -595,9 +595,27 @@ def audience_from_features(
     features: Sequence[str] = DEFAULT_LOOKALIKE_FEATURES,
     size: int | None = None,
     min_similarity: float | None = None,
+    ignore_unknown_seed_ids: bool = False,
 ) -> pd.DataFrame:
-    """:func:`expand_audience` on the standardized ``features`` of ``customer_features``."""
+    """:func:`expand_audience` on the standardized ``features`` of ``customer_features``.
+
+    With ``ignore_unknown_seed_ids`` seed ids that are not customers are left out (and with
+    none left the audience is empty) instead of raising: for a default seed list that may
+    not match the data at hand, where a build should not fail for want of an audience.
+    """
     fm = build_feature_matrix(customer_features, features)
+    if ignore_unknown_seed_ids:
+        known = set(fm.customer_ids.tolist())
+        seed_ids = [seed for seed in seed_ids if seed in known]
+        if not seed_ids:
+            return pd.DataFrame({column: [] for column in AUDIENCE_COLUMNS}).astype(
+                {
+                    "customer_id": object,
+                    "audience_rank": "int64",
+                    "similarity_score": "float64",
+                    "nearest_seed_customer_id": object,
+                }
+            )
     return expand_audience(
         fm.customer_ids, fm.matrix, seed_ids, size=size, min_similarity=min_similarity
     )

@@ -371,3 +371,31 @@ def test_frame_wrappers_use_standardized_default_features():
     audience = audience_from_features(frame, seeds, size=5)
     assert len(audience) == 5
     assert not audience["customer_id"].isin(seeds).any()
+
+
+def test_audience_from_features_can_ignore_seed_ids_the_data_lacks() -> None:
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2", "C3", "C4"],
+            "total_revenue": [1.0, 2.0, 3.0, 10.0],
+            "transaction_count": [1, 2, 3, 1],
+        }
+    )
+    features = ["total_revenue", "transaction_count"]
+    with pytest.raises(ValueError, match="unknown seed customer ids: C9"):
+        audience_from_features(frame, ["C1", "C9"], features=features, size=2)
+    lenient = audience_from_features(
+        frame, ["C1", "C9"], features=features, size=2, ignore_unknown_seed_ids=True
+    )
+    strict = audience_from_features(frame, ["C1"], features=features, size=2)
+    pd.testing.assert_frame_equal(lenient, strict)
+    empty = audience_from_features(
+        frame, ["C9"], features=features, size=2, ignore_unknown_seed_ids=True
+    )
+    assert empty.empty
+    assert list(empty.columns) == [
+        "customer_id",
+        "audience_rank",
+        "similarity_score",
+        "nearest_seed_customer_id",
+    ]
