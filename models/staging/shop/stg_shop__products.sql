@@ -12,7 +12,7 @@ trusted as (
         checked.product_id,
         checked.product_name,
         spellings.normalised_value as category,
-        checked.price
+        cast(checked.price as {{ dbt.type_float() }}) as price
     from checked
     inner join spellings
         on checked.category = spellings.delivered_value
