@@ -5,7 +5,7 @@
     dated in the future of the build are quarantined, so one cannot move it.
 -#}
 {% macro as_of_date() -%}
-    {%- if var('as_of_date', none) is not none -%}
+    {%- if raw_var('as_of_date') is not none -%}
         {{ date_var('as_of_date') }}
     {%- else -%}
         (select max(transaction_date) from {{ ref('stg_shop__transactions') }})

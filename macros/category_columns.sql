@@ -4,8 +4,8 @@
     at run time, so a business with other categories gets its own columns.
 -#}
 {% macro product_categories() -%}
-    {%- if var('categories', none) is not none -%}
-        {%- set categories = var('categories') -%}
+    {%- if raw_var('categories') is not none -%}
+        {%- set categories = raw_var('categories') -%}
         {%- if categories is string or categories is not iterable -%}
             {{ exceptions.raise_compiler_error(
                 "Setting categories must be a list of category names; got " ~ categories | string

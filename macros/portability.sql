@@ -65,7 +65,7 @@
     Stops with one line naming the var otherwise.
 -#}
 {% macro number_var(name) -%}
-    {%- set value = var(name) -%}
+    {%- set value = raw_var(name) -%}
     {%- if value is boolean or value is not number
         or (value | string | lower) in ['inf', '-inf', 'nan'] -%}
         {{ exceptions.raise_compiler_error(
@@ -77,7 +77,7 @@
 
 {#- A date var as a SQL date literal, after checking its form (YYYY-MM-DD). -#}
 {% macro date_var(name) -%}
-    {%- set value = var(name) | string -%}
+    {%- set value = raw_var(name) | string -%}
     {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', value) -%}
         {{ exceptions.raise_compiler_error(
             "Setting " ~ name ~ " must be a date written YYYY-MM-DD; got " ~ value
@@ -177,4 +177,18 @@
             || case when duplicates.copies > 10 then ', ...' else '' end
             || ' hold different values; every copy held back)'
     end
+{%- endmacro %}
+
+{#-
+    A var's value exactly as given, never rendered as Jinja. dbt's `var()` renders a text
+    value as a Jinja template, so `--vars '{input_dir: "{{ ... }}"}'` would run the braces;
+    this reads the command-line value from `invocation_args_dict` (as parsed from YAML, not
+    rendered), else the var's default from dbt_project.yml (which holds no Jinja).
+-#}
+{% macro raw_var(name, default=none) -%}
+    {%- set command_line = invocation_args_dict.get('vars') or {} -%}
+    {%- if command_line is mapping and name in command_line -%}
+        {{ return(command_line[name]) }}
+    {%- endif -%}
+    {{ return(var(name, default)) }}
 {%- endmacro %}

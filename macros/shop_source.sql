@@ -56,7 +56,7 @@
 
 {#- The folder read: the `input_dir` var, or the bundled demo files. -#}
 {% macro shop_input_dir() -%}
-    {%- set input_dir = var('input_dir', none) -%}
+    {%- set input_dir = raw_var('input_dir') -%}
     {%- if input_dir is none -%}
         {{ return('seeds/shop') }}
     {%- endif -%}
@@ -78,7 +78,7 @@
 -#}
 {% macro shop_file_layout(table_name) -%}
     {%- set input_dir = shop_input_dir() -%}
-    {%- set input_format = var('input_format', none) -%}
+    {%- set input_format = raw_var('input_format') -%}
     {%- set formats = ['csv', 'parquet'] -%}
     {%- if input_format is not none and input_format not in formats -%}
         {{ exceptions.raise_compiler_error(

@@ -9,15 +9,15 @@
 -#}
 {% macro validate_input_files() %}
     {%- if execute and flags.WHICH in ('build', 'run', 'test', 'compile') -%}
-        {%- if var('as_of_date', none) is not none -%}
+        {%- if raw_var('as_of_date') is not none -%}
             {%- set parsed = run_query(
-                'select ' ~ dbt.safe_cast(quoted_literal(var('as_of_date') | string), dbt.type_timestamp())
+                'select ' ~ dbt.safe_cast(quoted_literal(raw_var('as_of_date') | string), dbt.type_timestamp())
             ).columns[0].values()[0] -%}
             {%- if parsed is none or not modules.re.fullmatch(
-                '[0-9]{4}-[0-9]{2}-[0-9]{2}', var('as_of_date') | string) -%}
+                '[0-9]{4}-[0-9]{2}-[0-9]{2}', raw_var('as_of_date') | string) -%}
                 {{ exceptions.raise_compiler_error(
                     "Setting as_of_date must be a date written YYYY-MM-DD; got "
-                    ~ var('as_of_date') | string
+                    ~ raw_var('as_of_date') | string
                 ) }}
             {%- endif -%}
         {%- endif -%}

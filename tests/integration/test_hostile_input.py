@@ -86,7 +86,7 @@ def test_hostile_text_arrives_byte_identical(row_corpus: tuple[RowCorpus, BuiltP
     corpus, built = row_corpus
     names = built.query("select customer_name from customers where customer_id between 'C901' and 'C906'")
     assert sorted(names["customer_name"]) == sorted(corpus.hostile_names)
-    products = built.query("select distinct product_name from products where product_id like 'P90%'")
+    products = built.query("select distinct product_name from staging.stg_shop__products where product_id like 'P90%'")
     assert list(products["product_name"]) == [corpus.hostile_names[0]]
 
 
