@@ -92,7 +92,9 @@ lookalike_evidence as (
     select
         lookalikes.customer_id,
         purchases.product_id,
-        sum(lookalikes.similarity_score) as lookalike_score,
+        -- summed as an exact decimal: a double sum depends on the (parallel) order of addition,
+        -- which changed the last digits (and could change ranks) from one build to the next
+        sum(cast(lookalikes.similarity_score as decimal(38, 15))) as lookalike_score,
         count(*) as lookalikes_who_bought
     from lookalikes
     inner join purchases
