@@ -39,10 +39,13 @@ spellings_counted as (
 spellings_ranked as (
     select
         spellings_counted.*,
-        lower(delivered_value) as value_key,
+        lower(spellings_counted.delivered_value) as value_key,
         row_number() over (
-            partition by raw_table, raw_column, lower(delivered_value)
-            order by row_count desc, delivered_value asc
+            partition by
+                spellings_counted.raw_table,
+                spellings_counted.raw_column,
+                lower(spellings_counted.delivered_value)
+            order by spellings_counted.row_count desc, spellings_counted.delivered_value asc
         ) as spelling_rank
     from spellings_counted
 ),
@@ -66,9 +69,10 @@ final as (
         cast(spellings_ranked.row_count as {{ dbt.type_bigint() }}) as row_count
     from spellings_ranked
     inner join canonical_spellings
-        on spellings_ranked.raw_table = canonical_spellings.raw_table
-        and spellings_ranked.raw_column = canonical_spellings.raw_column
-        and spellings_ranked.value_key = canonical_spellings.value_key
+        on
+            spellings_ranked.raw_table = canonical_spellings.raw_table
+            and spellings_ranked.raw_column = canonical_spellings.raw_column
+            and spellings_ranked.value_key = canonical_spellings.value_key
 )
 
 select * from final

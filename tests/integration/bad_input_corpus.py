@@ -22,9 +22,9 @@ import csv
 import hashlib
 import json
 import re
-from decimal import Decimal
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -97,9 +97,13 @@ def build_row_corpus() -> RowCorpus:
     valid_customer = {"CustomerName": "Ann", "Region": "Asia", "SignupDate": "2024-01-01"}
     hostile_ids = []
     for number, name in enumerate(HOSTILE_TEXT, start=901):
-        customers, _ = add(customers, {**valid_customer, "CustomerID": f"C{number}", "CustomerName": name})
+        customers, _ = add(
+            customers, {**valid_customer, "CustomerID": f"C{number}", "CustomerName": name}
+        )
         hostile_ids.append(f"C{number}")
-    customers, _ = add(customers, {**valid_customer, "CustomerID": "C950", "Region": "  south america "})
+    customers, _ = add(
+        customers, {**valid_customer, "CustomerID": "C950", "Region": "  south america "}
+    )
     customers, _ = add(customers, {**valid_customer, "CustomerID": "C951", "Region": "EUROPE"})
     for customer_id, changes, reason in [
         ("", {}, "missing CustomerID"),
@@ -116,7 +120,8 @@ def build_row_corpus() -> RowCorpus:
     conflicting_customer = customers.iloc[4]["CustomerID"]
     customers, row = add(customers, {**customers.iloc[4].to_dict(), "CustomerName": "Someone Else"})
     reasons["Customers"][5] = reasons["Customers"][row] = (
-        f"conflicting duplicate CustomerID (rows 5, {row} hold different values; every copy held back)"
+        f"conflicting duplicate CustomerID (rows 5, {row} hold different values;"
+        " every copy held back)"
     )
 
     # --- Products ----------------------------------------------------------------------
@@ -124,11 +129,17 @@ def build_row_corpus() -> RowCorpus:
     for number, category in enumerate(HOSTILE_CATEGORIES, start=901):
         products, _ = add(
             products,
-            {"ProductID": f"P{number}", "ProductName": HOSTILE_TEXT[0], "Category": category, "Price": "10.00"},
+            {
+                "ProductID": f"P{number}",
+                "ProductName": HOSTILE_TEXT[0],
+                "Category": category,
+                "Price": "10.00",
+            },
         )
         hostile_products.append(f"P{number}")
     products, _ = add(
-        products, {"ProductID": "P950", "ProductName": "Lamp", "Category": " home decor", "Price": "12.5"}
+        products,
+        {"ProductID": "P950", "ProductName": "Lamp", "Category": " home decor", "Price": "12.5"},
     )
     for product_id, price, reason in [
         ("P960", "nan", "Price not a finite number"),
@@ -139,13 +150,15 @@ def build_row_corpus() -> RowCorpus:
         ("P965", "", "missing Price"),
     ]:
         products, row = add(
-            products, {"ProductID": product_id, "ProductName": "Bad", "Category": "Books", "Price": price}
+            products,
+            {"ProductID": product_id, "ProductName": "Bad", "Category": "Books", "Price": price},
         )
         reasons["Products"][row] = reason
     conflicting_product = products.iloc[2]["ProductID"]
     products, row = add(products, {**products.iloc[2].to_dict(), "Price": "999.99"})
     reasons["Products"][3] = reasons["Products"][row] = (
-        f"conflicting duplicate ProductID (rows 3, {row} hold different values; every copy held back)"
+        f"conflicting duplicate ProductID (rows 3, {row} hold different values;"
+        " every copy held back)"
     )
 
     # --- Transactions ------------------------------------------------------------------
@@ -154,7 +167,13 @@ def build_row_corpus() -> RowCorpus:
             reasons["Transactions"][row_number] = "CustomerID held back in quarantined_customers"
         if transaction.ProductID == conflicting_product:
             reasons["Transactions"][row_number] = "; ".join(
-                filter(None, [reasons["Transactions"].get(row_number), "ProductID held back in quarantined_products"])
+                filter(
+                    None,
+                    [
+                        reasons["Transactions"].get(row_number),
+                        "ProductID held back in quarantined_products",
+                    ],
+                )
             )
     buyer = "C0001" if conflicting_customer != "C0001" else "C0002"
     valid = {
@@ -171,11 +190,20 @@ def build_row_corpus() -> RowCorpus:
         total = "25.00" if product_id == "P950" else "20.00"
         transactions, _ = add(
             transactions,
-            {**valid, "TransactionID": f"T{next(next_id)}", "ProductID": product_id, "Price": price, "TotalValue": total},
+            {
+                **valid,
+                "TransactionID": f"T{next(next_id)}",
+                "ProductID": product_id,
+                "Price": price,
+                "TotalValue": total,
+            },
         )
     for changes, reason in [
         ({"Quantity": "nan"}, "Quantity not a finite number"),
-        ({"Quantity": "inf", "TotalValue": "inf"}, "Quantity not a finite number; TotalValue not a finite number"),
+        (
+            {"Quantity": "inf", "TotalValue": "inf"},
+            "Quantity not a finite number; TotalValue not a finite number",
+        ),
         ({"Quantity": "1000000000000"}, "Quantity above the maximum 1000000"),
         ({"Quantity": "1.5", "TotalValue": "15.00"}, "Quantity not a whole number"),
         ({"Quantity": "0", "TotalValue": "0"}, "Quantity not positive; TotalValue not positive"),
@@ -193,7 +221,9 @@ def build_row_corpus() -> RowCorpus:
         ({"ProductID": "P960"}, "ProductID held back in quarantined_products"),
         ({"TransactionID": ""}, "missing TransactionID"),
     ]:
-        transactions, row = add(transactions, {**valid, "TransactionID": f"T{next(next_id)}", **changes})
+        transactions, row = add(
+            transactions, {**valid, "TransactionID": f"T{next(next_id)}", **changes}
+        )
         reasons["Transactions"][row] = reason
     untouched = [number for number in range(1, 1001) if number not in reasons["Transactions"]]
     kept, conflicting = untouched[9], untouched[10]
@@ -202,7 +232,8 @@ def build_row_corpus() -> RowCorpus:
         f"duplicate TransactionID (identical copy of row {kept}, which is kept)"
     )
     transactions, row = add(
-        transactions, {**transactions.iloc[conflicting - 1].to_dict(), "TransactionDate": "2024-01-01"}
+        transactions,
+        {**transactions.iloc[conflicting - 1].to_dict(), "TransactionDate": "2024-01-01"},
     )
     reasons["Transactions"][conflicting] = reasons["Transactions"][row] = (
         f"conflicting duplicate TransactionID (rows {conflicting}, {row} hold different values;"
@@ -297,7 +328,9 @@ def _parquet_epoch_dates(folder: Path) -> None:
         if table == "Transactions":
             seconds = pd.to_datetime(frame["TransactionDate"]).astype("int64") // 10**9
             frame = frame.assign(TransactionDate=seconds)
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / f"{table}.parquet")
+        pq.write_table(
+            pa.Table.from_pandas(frame, preserve_index=False), folder / f"{table}.parquet"
+        )
 
 
 def _missing_transactions(folder: Path) -> None:
@@ -364,7 +397,8 @@ WHOLE_FILE_CASES: list[WholeFileCase] = [
     WholeFileCase(
         "as_of_date_injection",
         _copy_bundled,
-        "Setting as_of_date must be a date written YYYY-MM-DD; got 2024-01-01'; drop table main.customers; --",
+        "Setting as_of_date must be a date written YYYY-MM-DD;"
+        " got 2024-01-01'; drop table main.customers; --",
         {"as_of_date": "2024-01-01'; drop table main.customers; --"},
     ),
     WholeFileCase(
@@ -392,7 +426,9 @@ def write_native_parquet(folder: Path) -> None:
         Price=transactions["Price"].map(lambda value: Decimal(value)),
     )
     for table, frame in zip(TABLES, (customers, products, transactions), strict=True):
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / f"{table}.parquet")
+        pq.write_table(
+            pa.Table.from_pandas(frame, preserve_index=False), folder / f"{table}.parquet"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,7 +37,8 @@ def differing_tables(first: Path, second: Path) -> dict[str, tuple[int, int]]:
             name = f'"{schema}"."{table}"'
             only = [
                 connection.sql(
-                    f"select count(*) from (select * from {a}.{name} except all select * from {b}.{name})"
+                    f"select count(*) from (select * from {a}.{name}"
+                    f" except all select * from {b}.{name})"
                 ).fetchall()[0][0]
                 for a, b in (("first_build", "second_build"), ("second_build", "first_build"))
             ]
@@ -50,7 +51,9 @@ def differing_tables(first: Path, second: Path) -> dict[str, tuple[int, int]]:
 def test_two_builds_give_identical_tables(
     tmp_path: Path, data: str, request: pytest.FixtureRequest
 ) -> None:
-    dbt_vars = {} if data == "bundled" else {"input_dir": str(request.getfixturevalue("zeotap_dir"))}
+    dbt_vars = (
+        {} if data == "bundled" else {"input_dir": str(request.getfixturevalue("zeotap_dir"))}
+    )
     first = dbt_build(tmp_path / "first", dbt_vars)
     second = dbt_build(tmp_path / "second", dbt_vars)
     assert differing_tables(first.database, second.database) == {}

@@ -29,7 +29,9 @@ from .dbt_runner import REPO_ROOT, BuiltProject, dbt_build
 
 pytestmark = pytest.mark.integration
 
-ROW_CORPUS_MODELS = "+customer_features +input_row_counts +spend_share_columns +input_value_spellings"
+ROW_CORPUS_MODELS = (
+    "+customer_features +input_row_counts +spend_share_columns +input_value_spellings"
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +39,9 @@ def row_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[RowCorpus, Bui
     folder = tmp_path_factory.mktemp("row-corpus")
     corpus = write_row_corpus(folder)
     built = dbt_build(
-        tmp_path_factory.mktemp("row-corpus-build"), {"input_dir": str(folder)}, select=ROW_CORPUS_MODELS
+        tmp_path_factory.mktemp("row-corpus-build"),
+        {"input_dir": str(folder)},
+        select=ROW_CORPUS_MODELS,
     )
     return corpus, built
 
@@ -54,7 +58,9 @@ def test_every_bad_row_is_quarantined_with_its_exact_reason(
     assert got == corpus.expected_reasons[table]
 
 
-def test_every_delivered_row_is_staged_or_quarantined(row_corpus: tuple[RowCorpus, BuiltProject]) -> None:
+def test_every_delivered_row_is_staged_or_quarantined(
+    row_corpus: tuple[RowCorpus, BuiltProject],
+) -> None:
     corpus, built = row_corpus
     counts = built.query("select * from quarantine.input_row_counts").set_index("raw_table")
     for table in TABLES:
@@ -68,7 +74,7 @@ def test_every_delivered_row_is_staged_or_quarantined(row_corpus: tuple[RowCorpu
 
 
 def test_layouts_are_matched_by_column_name(row_corpus: tuple[RowCorpus, BuiltProject]) -> None:
-    """Semicolons with every field quoted, tabs with renamed and extra columns, reordered columns."""
+    """Semicolons with every field quoted; tabs, renamed and extra columns; reordered columns."""
     corpus, built = row_corpus
     assert "products.CSV: extra columns ignored: Supplier" in built.output
     assert "Transactions.csv: extra columns ignored: Note" in built.output
@@ -78,15 +84,21 @@ def test_layouts_are_matched_by_column_name(row_corpus: tuple[RowCorpus, BuiltPr
     )
     delivered = corpus.tables["Products"]
     assert (products["source_file"] == "products.CSV").all()
-    assert list(products["product_id"]) == list(delivered["ProductID"].str.strip().replace("", None))
+    assert list(products["product_id"]) == list(
+        delivered["ProductID"].str.strip().replace("", None)
+    )
     assert list(products["price_text"].fillna("")) == list(delivered["Price"].str.strip())
 
 
 def test_hostile_text_arrives_byte_identical(row_corpus: tuple[RowCorpus, BuiltProject]) -> None:
     corpus, built = row_corpus
-    names = built.query("select customer_name from customers where customer_id between 'C901' and 'C906'")
+    names = built.query(
+        "select customer_name from customers where customer_id between 'C901' and 'C906'"
+    )
     assert sorted(names["customer_name"]) == sorted(corpus.hostile_names)
-    products = built.query("select distinct product_name from staging.stg_shop__products where product_id like 'P90%'")
+    products = built.query(
+        "select distinct product_name from staging.stg_shop__products where product_id like 'P90%'"
+    )
     assert list(products["product_name"]) == [corpus.hostile_names[0]]
 
 
@@ -94,21 +106,27 @@ def test_case_variants_are_merged_into_the_most_frequent_spelling(
     row_corpus: tuple[RowCorpus, BuiltProject],
 ) -> None:
     corpus, built = row_corpus
-    regions = built.query("select customer_id, region from customers where customer_id in ('C950', 'C951')")
-    assert dict(zip(regions["customer_id"], regions["region"], strict=True)) == corpus.expected_regions
+    regions = built.query(
+        "select customer_id, region from customers where customer_id in ('C950', 'C951')"
+    )
+    assert (
+        dict(zip(regions["customer_id"], regions["region"], strict=True)) == corpus.expected_regions
+    )
     assert built.scalar("select count(distinct region) from customers") == 4
     mapping = built.query(
         "select raw_column, delivered_value, normalised_value from quarantine.input_value_spellings"
         " where delivered_value <> normalised_value order by all"
     )
-    assert mapping.values.tolist() == [
+    assert mapping.to_numpy().tolist() == [
         ["Category", "home decor", "Home Decor"],
         ["Region", "EUROPE", "Europe"],
         ["Region", "south america", "South America"],
     ]
 
 
-def test_spend_share_columns_are_safe_unique_and_mapped(row_corpus: tuple[RowCorpus, BuiltProject]) -> None:
+def test_spend_share_columns_are_safe_unique_and_mapped(
+    row_corpus: tuple[RowCorpus, BuiltProject],
+) -> None:
     corpus, built = row_corpus
     staged = corpus.staged_rows("Products")
     categories = sorted(set(staged["Category"].str.strip().replace({"home decor": "Home Decor"})))
@@ -120,16 +138,24 @@ def test_spend_share_columns_are_safe_unique_and_mapped(row_corpus: tuple[RowCor
     # shares recomputed independently from the rows that should be staged
     transactions = corpus.staged_rows("Transactions")
     product_category = dict(
-        zip(staged["ProductID"], staged["Category"].str.strip().replace({"home decor": "Home Decor"}), strict=True)
+        zip(
+            staged["ProductID"],
+            staged["Category"].str.strip().replace({"home decor": "Home Decor"}),
+            strict=True,
+        )
     )
     transactions = transactions.assign(
         category=transactions["ProductID"].map(product_category),
         value=pd.to_numeric(transactions["TotalValue"]),
     )
     transactions = transactions[transactions["category"].notna()]
-    spend = transactions.pivot_table(index="CustomerID", columns="category", values="value", aggfunc="sum").fillna(0)
+    spend = transactions.pivot_table(
+        index="CustomerID", columns="category", values="value", aggfunc="sum"
+    ).fillna(0)
     shares = spend.div(spend.sum(axis=1), axis=0).rename(columns=expected)
-    features = built.query(f"select customer_id, {', '.join(expected.values())} from customer_features")
+    features = built.query(
+        f"select customer_id, {', '.join(expected.values())} from customer_features"
+    )
     features = features.set_index("customer_id").loc[shares.index, list(expected.values())]
     pd.testing.assert_frame_equal(
         features, shares[list(expected.values())], check_names=False, check_exact=False, atol=1e-12
@@ -142,7 +168,10 @@ def test_unusable_input_stops_with_one_line(tmp_path: Path, case: WholeFileCase)
     folder = tmp_path / "input"
     case.prepare(folder)
     built = dbt_build(
-        tmp_path / "build", {"input_dir": str(folder), **case.dbt_vars}, select="+customers", check=False
+        tmp_path / "build",
+        {"input_dir": str(folder), **case.dbt_vars},
+        select="+customers",
+        check=False,
     )
     assert built.returncode != 0
     assert case.expected_line.format(input_dir=folder) in built.output, built.output[-3000:]
@@ -160,15 +189,20 @@ def test_hostile_folder_name_and_native_parquet(tmp_path: Path) -> None:
     """A folder named like an injection, Parquet with native types, no input_format given."""
     folder = tmp_path / HOSTILE_FOLDER_NAME
     write_native_parquet(folder)
-    built = dbt_build(tmp_path / "build", {"input_dir": str(folder)}, select="+customers +input_row_counts")
-    assert not list(tmp_path.rglob("injected.csv")) and not (REPO_ROOT / "injected.csv").exists()
+    built = dbt_build(
+        tmp_path / "build", {"input_dir": str(folder)}, select="+customers +input_row_counts"
+    )
+    assert not list(tmp_path.rglob("injected.csv"))
+    assert not (REPO_ROOT / "injected.csv").exists()
     counts = built.query("select raw_table, raw_rows, staged_rows from quarantine.input_row_counts")
     assert counts.set_index("raw_table")["staged_rows"].to_dict() == {
         table: len(bundled(table)) for table in TABLES
     }
-    assert set(built.query("select distinct source_file from staging.stg_shop__customers_checked")[
-        "source_file"
-    ]) == {"Customers.parquet"}
+    assert set(
+        built.query("select distinct source_file from staging.stg_shop__customers_checked")[
+            "source_file"
+        ]
+    ) == {"Customers.parquet"}
     # the same typed values as the bundled CSV text
     transactions = bundled("Transactions")
     staged = built.query(
@@ -176,7 +210,9 @@ def test_hostile_folder_name_and_native_parquet(tmp_path: Path) -> None:
         " cast(total_value as double) as total_value, price from staging.stg_shop__transactions"
         " order by transaction_id"
     )
-    assert list(staged["transaction_at"]) == list(transactions.sort_values("TransactionID")["TransactionDate"])
+    assert list(staged["transaction_at"]) == list(
+        transactions.sort_values("TransactionID")["TransactionDate"]
+    )
     assert list(staged["total_value"]) == list(
         pd.to_numeric(transactions.sort_values("TransactionID")["TotalValue"])
     )

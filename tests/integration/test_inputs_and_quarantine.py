@@ -104,9 +104,10 @@ def test_every_planted_defect_is_quarantined_with_its_reason(
             assert delivered_row[key] in _conflicting_keys(frame, key)
         else:
             assert row.file_name == "Transactions"
-            assert (
-                delivered_row["CustomerID"] in _conflicting_keys(delivered["Customers"], "CustomerID")
-                or delivered_row["ProductID"] in _conflicting_keys(delivered["Products"], "ProductID")
+            assert delivered_row["CustomerID"] in _conflicting_keys(
+                delivered["Customers"], "CustomerID"
+            ) or delivered_row["ProductID"] in _conflicting_keys(
+                delivered["Products"], "ProductID"
             ), row
 
 
