@@ -58,7 +58,8 @@
 {% macro shop_input_dir() -%}
     {%- set input_dir = raw_var('input_dir') -%}
     {%- if input_dir is none -%}
-        {{ return('seeds/shop') }}
+        {#- dbt resolves the project folder (absolute), so any working directory works -#}
+        {{ return((invocation_args_dict.get('project_dir') or '.') ~ '/seeds/shop') }}
     {%- endif -%}
     {%- if input_dir is not string or input_dir | trim == '' -%}
         {{ exceptions.raise_compiler_error(
