@@ -48,9 +48,7 @@ def _raw_customer_count(
     when it cannot be read here (the input checks report that with the file named)."""
     if not path or not Path(path).is_file():
         return None
-    reader = (
-        "read_parquet(?)" if file_format == "parquet" else "read_csv(?, all_varchar = true)"
-    )
+    reader = "read_parquet(?)" if file_format == "parquet" else "read_csv(?, all_varchar = true)"
     try:
         row = connection.execute(f"select count(*) from {reader}", [path]).fetchone()
     except duckdb.Error:

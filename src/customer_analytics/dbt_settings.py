@@ -189,9 +189,7 @@ def unknown_var_problem(name: str, known: Collection[str]) -> str:
     """One line for a var that is not a setting, naming the closest known one."""
     close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]}?" if close else ""
-    return (
-        f"unknown var {name!r}{hint} (the settings are listed in dbt_project.yml and the README)"
-    )
+    return f"unknown var {name!r}{hint} (the settings are listed in dbt_project.yml and the README)"
 
 
 def feature_problem(

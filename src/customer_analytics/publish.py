@@ -688,9 +688,7 @@ def publish_from(
         temporary_wal = temporary.with_name(temporary.name + ".wal")
         _remove(temporary)
         _remove(temporary_wal)
-        options = (
-            f" (storage_version {quote_literal(storage_version)})" if storage_version else ""
-        )
+        options = f" (storage_version {quote_literal(storage_version)})" if storage_version else ""
         try:
             connection.execute(f"attach {quote_literal(temporary)} as {_TARGET_ALIAS}{options}")
             try:
