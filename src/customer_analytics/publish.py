@@ -780,6 +780,13 @@ def publish_database_file(
     if not manifest_path.exists():
         raise PublishError(f"{manifest_path} not found: run `dbt build` first")
     models = manifest_published_models(manifest_path)
+    nodes = json.loads(manifest_path.read_text(encoding="utf-8")).get("nodes", {}).values()
+    built_into = {str(node["database"]).lower() for node in nodes if is_published(node)}
+    if built_into and not built_into & {database.stem.lower(), database.name.split(".")[0].lower()}:
+        raise PublishError(
+            f"{manifest_path} describes a build into database {sorted(built_into)}, not"
+            f" {database}: set CUSTOMER_ANALYTICS_DB (or --database) to the file dbt built"
+        )
     with duckdb.connect() as connection:
         try:
             connection.execute(f"attach {quote_literal(database)} as {_SOURCE_ALIAS} (read_only)")
