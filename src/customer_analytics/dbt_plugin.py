@@ -115,6 +115,8 @@ class Plugin(BasePlugin):
             cursor = conn.cursor()
             try:
                 return check_settings(cursor, json.loads(text))
+            except dbt_settings.SettingsError as error:
+                return str(error)
             finally:
                 cursor.close()
 
