@@ -5,6 +5,7 @@ Plus the CLI's one-line errors and per-command help."""
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -186,3 +187,20 @@ def test_build_passes_dbt_arguments_through(monkeypatch: pytest.MonkeyPatch) -> 
     arguments = ["--select", "+customers", "--published", "bi/x.duckdb", "--vars", "{a: 1}"]
     assert cli.main(["build", *arguments, "--no-publish", "--target", "ci"]) == 0
     assert seen == [["--select", "+customers", "--vars", "{a: 1}", "--target", "ci"]]
+
+
+def test_the_report_names_the_published_build_it_shows(
+    other_ids: BuiltProject, tmp_path: Path
+) -> None:
+    from customer_analytics.report import render_report
+
+    published = other_ids.database.parent / "published" / other_ids.database.name
+    page = render_report(published, tmp_path / "report", progress=None).read_text()
+    run_results = (other_ids.target_dir / "run_results.json").read_text()
+    invocation = json.loads(run_results)["metadata"]["invocation_id"]
+    build_line = page.split('<p id="build">', 1)[1].split("</p>", 1)[0]
+    assert build_line.startswith("Build of ")
+    assert invocation in build_line
+    assert str(other_ids.database.parent.parent / "input") in build_line
+    assert "200 customers" in build_line
+    assert "1,000 transactions" in build_line
