@@ -82,6 +82,7 @@
                 'dbt_version': dbt_version,
             },
         } -%}
+        {%- do customer_analytics_require_plugin('customer_analytics_publish') -%}
         {%- set query -%}
             select customer_analytics_publish({{ customer_analytics_json_literal(payload) }})
         {%- endset -%}

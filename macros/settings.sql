@@ -17,6 +17,7 @@
 {% endmacro %}
 
 {% macro duckdb__check_settings() %}
+    {%- do customer_analytics_require_plugin('customer_analytics_check_settings') -%}
     {%- set values = {} -%}
     {%- for name in var('setting_rules') -%}
         {%- set value = var(name, none) -%}
@@ -62,3 +63,17 @@
     {%- endif -%}
     '{{ text | replace("'", "''") }}'
 {%- endmacro %}
+
+{#- Stop in one line when the profile lacks the project's dbt-duckdb plugin. -#}
+{% macro customer_analytics_require_plugin(function_name) %}
+    {%- set query -%}
+        select count(*) from duckdb_functions()
+        where function_name = {{ dbt.string_literal(function_name) }}
+    {%- endset -%}
+    {%- if run_query(query).columns[0].values()[0] == 0 -%}
+        {{ exceptions.raise_compiler_error(
+            'the target ' ~ target.name ~ " lacks the project's dbt-duckdb plugin: add"
+            ~ ' `plugins: [{module: customer_analytics.dbt_plugin}]` to it in profiles.yml'
+        ) }}
+    {%- endif -%}
+{% endmacro %}
