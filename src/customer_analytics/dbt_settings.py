@@ -54,6 +54,7 @@ class Setting:
     allowed: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    minimum_exclusive: bool = False
     nullable: bool = False
 
     def allows_null(self) -> bool:
@@ -65,10 +66,13 @@ class Setting:
             text = " | ".join(self.allowed)
         elif self.type in {"integer", "number"}:
             kind = "whole number" if self.type == "integer" else "number"
+            above = ">" if self.minimum_exclusive else ">="
             if self.minimum is not None and self.maximum is not None:
                 text = f"{kind} {_number(self.minimum)}..{_number(self.maximum)}"
+                if self.minimum_exclusive:
+                    text = f"{kind} > {_number(self.minimum)} and <= {_number(self.maximum)}"
             elif self.minimum is not None:
-                text = f"{kind} >= {_number(self.minimum)}"
+                text = f"{kind} {above} {_number(self.minimum)}"
             elif self.maximum is not None:
                 text = f"{kind} <= {_number(self.maximum)}"
             else:
@@ -120,6 +124,7 @@ def settings_from_vars(project_vars: Mapping[str, Any]) -> dict[str, Setting]:
             allowed=allowed,
             minimum=rule.get("min"),
             maximum=rule.get("max"),
+            minimum_exclusive=bool(rule.get("min_exclusive", False)),
             nullable=bool(rule.get("nullable", False)),
         )
         problem = value_problem(setting, setting.default)
@@ -169,6 +174,8 @@ def value_problem(setting: Setting, value: Any) -> str | None:
         if isinstance(value, float) and not math.isfinite(value):
             return bad
         if setting.minimum is not None and value < setting.minimum:
+            return bad
+        if setting.minimum_exclusive and value == setting.minimum:
             return bad
         if setting.maximum is not None and value > setting.maximum:
             return bad

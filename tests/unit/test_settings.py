@@ -240,3 +240,8 @@ def test_settings_command_checks_the_readme(
     assert cli.main([*arguments, "--update-readme", str(readme)]) == 0
     assert cli.main([*arguments, "--check-readme", str(readme)]) == 0
     assert readme.read_text(encoding="utf-8") == f"# Project\n\n{settings_table(SETTINGS)}\n"
+
+
+def test_an_exclusive_minimum_rejects_the_bound_itself() -> None:
+    assert problem_with(dbscan_eps=0) == ("dbscan_eps=0 is not allowed (allowed: number > 0)")
+    assert problem_with(dbscan_eps=0.001) is None
