@@ -438,6 +438,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except OSError as error:  # a file that cannot be read or written: say which, not where
+        where = f" {error.filename}" if error.filename else ""
+        print(f"error: cannot use{where}: {error.strerror or error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
