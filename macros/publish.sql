@@ -26,6 +26,15 @@
             {%- do not_passed.append(result.node.unique_id ~ ' ' ~ result.status) -%}
         {%- endif -%}
     {%- endfor -%}
+    {#- An interrupted build has no result for the nodes it never started. -#}
+    {%- set ran = results | map(attribute='node') | map(attribute='unique_id') | list -%}
+    {%- set never_ran = [] -%}
+    {%- for node in graph.nodes.values() -%}
+        {%- if node.resource_type in ['model', 'seed', 'snapshot']
+            and node.config.materialized != 'ephemeral' and node.unique_id not in ran -%}
+            {%- do never_ran.append(node.unique_id) -%}
+        {%- endif -%}
+    {%- endfor -%}
     {%- set args = invocation_args_dict -%}
     {%- set partial = [] -%}
     {%- for flag in ['select', 'exclude', 'selector', 'empty'] -%}
@@ -40,7 +49,8 @@
             'not published (' ~ not_passed | length ~ ' node(s) did not pass, e.g. '
             ~ not_passed[0] ~ '): the published copy is unchanged', info=true
         ) -%}
-    {%- elif partial -%}
+    {%- elif partial or never_ran -%}
+        {%- if not partial -%}{%- do partial.append(never_ran[0] ~ ' never ran') -%}{%- endif -%}
         {%- do log(
             'not published: a partial build (' ~ partial | join(', ') ~ '); run a full'
             ~ ' `dbt build` to publish. The published copy is unchanged', info=true
