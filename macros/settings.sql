@@ -29,22 +29,18 @@
         {%- endif -%}
         {%- do values.update({name: value}) -%}
     {%- endfor -%}
-    {%- set project_dir = flags.PROJECT_DIR or '.' -%}
+    {%- set project_dir = invocation_args_dict.get('project_dir') or '.' -%}
     {%- set feature_node = graph.nodes.get('model.customer_analytics.customer_features', {}) -%}
     {%- set feature_meta = (feature_node.get('config') or {}).get('meta') or {} -%}
-    {%- if var('input_dir', none) -%}
-        {%- set customers_path = var('input_dir') ~ '/Customers.' ~ var('input_format') -%}
-    {%- else -%}
-        {%- set seed = graph.nodes.get('seed.customer_analytics.Customers', {}) -%}
-        {%- set customers_path = project_dir ~ '/' ~ seed.get('original_file_path', '') -%}
-    {%- endif -%}
+    {#- The raw customer file (counted for the k check): input_dir, or the bundled files. -#}
+    {%- set input_folder = var('input_dir', none) or (project_dir ~ '/seeds/shop') -%}
     {%- set payload = {
         'project_root': project_dir | string,
         'cli_vars': invocation_args_dict.get('vars') or {},
         'values': values,
         'feature_columns': (feature_node.get('columns') or {}).keys() | list,
         'feature_patterns': (feature_meta.get('dynamic_columns') or {}).keys() | list,
-        'customers_path': customers_path,
+        'input_folder': input_folder | string,
     } -%}
     {%- set query -%}
         select customer_analytics_check_settings({{ customer_analytics_json_literal(payload) }})

@@ -41,16 +41,35 @@ def default_published_paths(database: Path) -> tuple[Path, Path]:
     return Path(published), Path(export_dir)
 
 
-def _raw_customer_count(
-    connection: duckdb.DuckDBPyConnection, path: str | None, file_format: str
+def raw_customers_file(folder: Path, file_format: str | None) -> Path | None:
+    """The raw customer file of an input folder: ``customers.<format>`` in any letter case
+    (either format when ``file_format`` is None), or None when there is not exactly one."""
+    suffixes = {f".{file_format}"} if file_format else {".csv", ".parquet"}
+    if not folder.is_dir():
+        return None
+    found = [
+        path
+        for path in folder.iterdir()
+        if path.is_file() and path.stem.lower() == "customers" and path.suffix.lower() in suffixes
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def raw_customer_count(
+    connection: duckdb.DuckDBPyConnection, folder: Path, file_format: str | None
 ) -> int | None:
     """Rows of the raw customer file (an upper bound on the customers segmented), or None
-    when it cannot be read here (the input checks report that with the file named)."""
-    if not path or not Path(path).is_file():
+    when it cannot be read here (the input checks report that, naming the file)."""
+    path = raw_customers_file(folder, file_format)
+    if path is None:
         return None
-    reader = "read_parquet(?)" if file_format == "parquet" else "read_csv(?, all_varchar = true)"
+    reader = (
+        "read_parquet(?)"
+        if path.suffix.lower() == ".parquet"
+        else "read_csv(?, all_varchar = true)"
+    )
     try:
-        row = connection.execute(f"select count(*) from {reader}", [path]).fetchone()
+        row = connection.execute(f"select count(*) from {reader}", [str(path)]).fetchone()
     except duckdb.Error:
         return None
     return None if row is None else int(row[0])
@@ -65,8 +84,11 @@ def check_settings(connection: duckdb.DuckDBPyConnection, payload: dict[str, Any
 
         given = yaml.safe_load(given) or {}
     values = payload["values"]
-    count = _raw_customer_count(
-        connection, payload.get("customers_path"), str(values.get("input_format"))
+    file_format = values.get("input_format")
+    count = raw_customer_count(
+        connection,
+        Path(str(payload.get("input_folder"))),
+        str(file_format) if file_format else None,
     )
     problem = dbt_settings.settings_problem(
         settings,
@@ -117,6 +139,8 @@ class Plugin(BasePlugin):
                 return check_settings(cursor, json.loads(text))
             except dbt_settings.SettingsError as error:
                 return str(error)
+            except OSError as error:
+                return f"cannot read the settings' declaration: {error}"
             finally:
                 cursor.close()
 

@@ -245,3 +245,17 @@ def test_settings_command_checks_the_readme(
 def test_an_exclusive_minimum_rejects_the_bound_itself() -> None:
     assert problem_with(dbscan_eps=0) == ("dbscan_eps=0 is not allowed (allowed: number > 0)")
     assert problem_with(dbscan_eps=0.001) is None
+
+
+def test_the_raw_customer_file_is_found_in_any_letter_case(tmp_path: Path) -> None:
+    import duckdb
+
+    from customer_analytics.dbt_plugin import raw_customer_count, raw_customers_file
+
+    (tmp_path / "CUSTOMERS.csv").write_text("CustomerID\nC1\nC2\nC3\n")
+    (tmp_path / "Products.csv").write_text("ProductID\nP1\n")
+    assert raw_customers_file(tmp_path, None) == tmp_path / "CUSTOMERS.csv"
+    assert raw_customers_file(tmp_path, "parquet") is None
+    with duckdb.connect() as connection:
+        assert raw_customer_count(connection, tmp_path, "csv") == 3
+        assert raw_customer_count(connection, tmp_path / "missing", None) is None
