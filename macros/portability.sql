@@ -192,3 +192,23 @@
     {%- endif -%}
     {{ return(var(name, default)) }}
 {%- endmacro %}
+
+{#-
+    Mean and population standard deviation that do not depend on the order rows arrive in.
+    avg() and stddev_pop() of doubles add in the order of the (parallel) scan, so their last
+    digits changed between two builds of the same input; here the sums are exact decimals
+    (values rounded to 8 places first) and only the final division and square root are
+    floating point.
+-#}
+{% macro exact_avg(expression) -%}
+    cast(avg(cast({{ expression }} as decimal(38, 8))) as {{ dbt.type_float() }})
+{%- endmacro %}
+
+{% macro exact_stddev_pop(expression) -%}
+    sqrt(greatest(
+        cast(avg(cast({{ expression }} as decimal(38, 8)) * cast({{ expression }} as decimal(38, 8)))
+            as {{ dbt.type_float() }})
+        - power(cast(avg(cast({{ expression }} as decimal(38, 8))) as {{ dbt.type_float() }}), 2),
+        0
+    ))
+{%- endmacro %}

@@ -30,7 +30,7 @@ segment_means as (
         segment_id,
         count(*) as customers,
         {% for feature in features -%}
-            avg({{ feature }}) as {{ feature }}_mean{% if not loop.last %},{% endif %}
+            {{ exact_avg(feature) }} as {{ feature }}_mean{% if not loop.last %},{% endif %}
         {% endfor %}
     from features_with_segments
     group by segment_id
@@ -39,8 +39,8 @@ segment_means as (
 overall as (
     select
         {% for feature in features -%}
-            avg({{ feature }}) as {{ feature }}_mean,
-            stddev_pop({{ feature }}) as {{ feature }}_stddev{% if not loop.last %},{% endif %}
+            {{ exact_avg(feature) }} as {{ feature }}_mean,
+            {{ exact_stddev_pop(feature) }} as {{ feature }}_stddev{% if not loop.last %},{% endif %}
         {% endfor %}
     from features_with_segments
 ),
