@@ -208,6 +208,7 @@ def log_progress_to_stderr() -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s  %(name)s: %(message)s", "%H:%M:%S"))
         handler._customer_analytics = True  # type: ignore[attr-defined]
         package_logger.addHandler(handler)
+        package_logger.propagate = False  # shown once, even where the root logger prints too
     package_logger.setLevel(logging.INFO)
 
 
