@@ -17,8 +17,9 @@ For every size (customers:transactions) it
    ``KMeans`` sweep k=2..10 with the Davies-Bouldin score, and
    ``NearestNeighbors(metric="cosine", algorithm="brute")`` for the top-3 lookalikes), in its
    own process, stage by stage. Above ``--notebook-max-customers`` it is not run: its time
-   is extrapolated from the largest size measured in the same run (linear stages x n,
-   brute-force neighbours x n^2) and marked ``extrapolated``.
+   is extrapolated from the last size measured (in this run, else the stage times an earlier
+   run left in the workdir; linear stages x n, brute-force neighbours x n^2) and marked
+   ``extrapolated``.
 
 Then it prints the ratios. Load average is printed next to every timing: on a shared machine
 figures are noisy, compare figures of one run.
@@ -281,16 +282,24 @@ def main(argv: list[str] | None = None) -> int:
             result = _measured(command)
             stages = json.loads(result["out"].strip().splitlines()[-1])
             measured_notebook = (customers, stages)
+            (args.workdir / "notebook-stages.json").write_text(
+                json.dumps({"customers": customers, "stages": stages})
+            )
             notebook_seconds, mark = result["seconds"], "measured"
             notebook_peak = f"{result['peak_gib']:.2f} GiB"
             load = result["load"]
-        elif measured_notebook is not None:
+        elif measured_notebook is not None or (args.workdir / "notebook-stages.json").exists():
+            earlier = ""
+            if measured_notebook is None:  # measured by an earlier run in the same workdir
+                saved = json.loads((args.workdir / "notebook-stages.json").read_text())
+                measured_notebook = (saved["customers"], saved["stages"])
+                earlier = " in an earlier run"
             base, stages = measured_notebook
             factor = customers / base
             notebook_seconds = (stages["pandas"] + stages["kmeans_sweep"]) * factor + stages[
                 "nearest_neighbours"
             ] * factor**2
-            mark, notebook_peak, load = f"extrapolated from {base:,}", "n/a", ""
+            mark, notebook_peak, load = f"extrapolated from {base:,}{earlier}", "n/a", ""
         else:
             print("  notebook way: skipped (no smaller size measured in this run)")
             continue
