@@ -34,4 +34,7 @@ def model(dbt: Any, session: Any) -> Any:
         settings["seed_ids"] = seed_file.df()["customer_id"].tolist()
     log_progress_to_stderr()
     features = read_feature_columns(dbt.ref("customer_features"), settings["features"])
-    return audience_from_features(features, ignore_unknown_seed_ids=from_seed_file, **settings)
+    audience = audience_from_features(features, ignore_unknown_seed_ids=from_seed_file, **settings)
+    # Text columns as text even without rows (an empty object column reaches DuckDB as NULL);
+    # an empty audience is reported, with its reason, by the model's post-hook.
+    return audience.astype({"customer_id": "str", "nearest_seed_customer_id": "str"})
