@@ -12,18 +12,63 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from threadpoolctl import threadpool_limits
 
+from customer_analytics import segmentation
 from customer_analytics.features import build_feature_matrix
 from customer_analytics.segmentation import (
     SCORE_COLUMNS,
     SEGMENT_COLUMNS,
+    SegmentationResult,
     _choose_k,
     _elbow,
-    assign_segments,
-    run_segmentation,
-    score_segmentations,
+    label_column,
+    structure_strength,
 )
 
 FEATURES = ["f0", "f1", "f2"]
+
+#: Settings of these tests (the project's defaults live in dbt_project.yml only): the
+#: lowest Davies-Bouldin with no tolerance, three restarts, a small bootstrap.
+BASE_SETTINGS: dict[str, object] = {
+    "segment_log_features": [],
+    "segment_algorithm": "kmeans",
+    "segment_k_min": 2,
+    "segment_k_max": 10,
+    "segment_selection_rule": "davies_bouldin",
+    "segment_k_tolerance": 0.0,
+    "segment_count": None,
+    "segment_n_init": 3,
+    "silhouette_sample_size": 10_000,
+    "segment_bootstrap_resamples": 3,
+    "segment_bootstrap_sample_size": 1_000,
+    "dbscan_eps": 0.5,
+    "dbscan_min_samples": 5,
+    "random_seed": 42,
+}
+_SHORT_NAMES = {
+    "features": "segment_features",
+    "algorithm": "segment_algorithm",
+    "selection_rule": "segment_selection_rule",
+    "k_min": "segment_k_min",
+    "k_max": "segment_k_max",
+    "n_segments": "segment_count",
+    "n_init": "segment_n_init",
+    "eps": "dbscan_eps",
+    "min_samples": "dbscan_min_samples",
+}
+
+
+def run_segmentation(frame: pd.DataFrame, **overrides: object) -> SegmentationResult:
+    """The package's run_segmentation with BASE_SETTINGS; short names map to var names."""
+    settings = {**BASE_SETTINGS, **{_SHORT_NAMES.get(k, k): v for k, v in overrides.items()}}
+    return segmentation.run_segmentation(frame, **settings)  # type: ignore[arg-type]
+
+
+def score_segmentations(frame: pd.DataFrame, **overrides: object) -> pd.DataFrame:
+    return run_segmentation(frame, **overrides).scores
+
+
+def assign_segments(frame: pd.DataFrame, **overrides: object) -> pd.DataFrame:
+    return run_segmentation(frame, **overrides).assignments
 
 
 @pytest.fixture(autouse=True)
@@ -110,9 +155,9 @@ def test_choose_k_ties_go_to_smaller_k_and_nan_is_skipped():
             "inertia": [10.0, 5.0, 4.0, 3.0],
         }
     )
-    assert _choose_k(frame, "davies_bouldin") == 3
-    assert _choose_k(frame, "silhouette") == 4
-    assert _choose_k(frame, "calinski_harabasz") == 2  # all NaN: smallest k
+    assert _choose_k(frame, "davies_bouldin", 0.0) == 3
+    assert _choose_k(frame, "silhouette", 0.0) == 4
+    assert _choose_k(frame, "calinski_harabasz", 0.0) == 2  # all NaN: smallest k
 
 
 def test_elbow_is_max_distance_below_the_chord():
@@ -192,6 +237,7 @@ def test_same_input_same_output_and_row_order_independent():
     first = run_segmentation(frame, features=FEATURES)
     second = run_segmentation(frame, features=FEATURES)
     shuffled = run_segmentation(frame.sample(frac=1.0, random_state=11), features=FEATURES)
+    pd.testing.assert_frame_equal(first.sweep, second.sweep)
     pd.testing.assert_frame_equal(first.scores, second.scores)
     pd.testing.assert_frame_equal(first.assignments, second.assignments)
     pd.testing.assert_frame_equal(first.scores, shuffled.scores)
@@ -220,16 +266,13 @@ def test_other_algorithms_find_planted_clusters(algorithm):
     assert adjusted_rand_score(truth, result.assignments["segment_id"]) == pytest.approx(1.0)
 
 
-def test_agglomerative_above_the_limit_fits_a_sample_and_assigns_the_rest():
+def test_agglomerative_above_the_limit_fits_a_sample_and_assigns_the_rest(monkeypatch):
     frame, truth = blob_frame(n=500)
-    result = run_segmentation(
-        frame, features=FEATURES, algorithm="agglomerative", max_agglomerative_customers=120
-    )
+    monkeypatch.setattr(segmentation, "MAX_AGGLOMERATIVE_CUSTOMERS", 120)
+    result = run_segmentation(frame, features=FEATURES, algorithm="agglomerative")
     assert result.scores.loc[result.scores["is_chosen"], "k"].item() == 4
     assert adjusted_rand_score(truth, result.assignments["segment_id"]) == pytest.approx(1.0)
-    again = run_segmentation(
-        frame, features=FEATURES, algorithm="agglomerative", max_agglomerative_customers=120
-    )
+    again = run_segmentation(frame, features=FEATURES, algorithm="agglomerative")
     pd.testing.assert_frame_equal(result.assignments, again.assignments)
 
 
@@ -289,7 +332,7 @@ def test_identical_customers_give_a_single_segment():
     assert (result.assignments["segment_id"] == 0).all()
     assert (result.assignments["distance_to_centre"] == 0).all()
     assert (result.assignments[["pca_1", "pca_2"]] == 0).all().all()
-    with pytest.raises(ValueError, match="n_segments=2 is not possible"):
+    with pytest.raises(ValueError, match="segment_count=2 is not possible"):
         assign_segments(frame, features=FEATURES, n_segments=2)
     assert (assign_segments(frame, features=FEATURES, n_segments=1)["segment_id"] == 0).all()
 
@@ -299,7 +342,7 @@ def test_fewer_customers_than_k_drops_infeasible_k():
     scores = score_segmentations(frame, features=FEATURES)
     assert scores["k"].tolist() == [2, 3, 4]
     assert scores["is_chosen"].sum() == 1
-    with pytest.raises(ValueError, match="n_segments=5 is not possible"):
+    with pytest.raises(ValueError, match="segment_count=5 is not possible"):
         score_segmentations(frame, features=FEATURES, n_segments=5)
 
 
@@ -325,12 +368,14 @@ def test_zero_variance_feature_has_no_effect():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"algorithm": "spectral"}, "unknown algorithm"),
-        ({"selection_rule": "gap"}, "unknown selection_rule"),
+        ({"algorithm": "spectral"}, "unknown segment_algorithm"),
+        ({"selection_rule": "gap"}, "unknown segment_selection_rule"),
+        ({"segment_k_tolerance": 1.5}, "segment_k_tolerance"),
+        ({"segment_bootstrap_resamples": 0}, "segment_bootstrap_resamples"),
         ({"k_min": 1}, "k_min"),
         ({"k_min": 5, "k_max": 4}, "k_min"),
         ({"algorithm": "dbscan", "n_segments": 3}, "dbscan"),
-        ({"n_segments": 0}, "n_segments"),
+        ({"n_segments": 0}, "segment_count"),
         ({"n_init": 0}, "n_init"),
         ({"eps": 0.0}, "eps"),
     ],
@@ -338,6 +383,4 @@ def test_zero_variance_feature_has_no_effect():
 def test_invalid_settings(kwargs, message):
     frame, _ = blob_frame(n=30)
     with pytest.raises(ValueError, match=message):
-        score_segmentations(frame, features=FEATURES, **kwargs)
-    with pytest.raises(ValueError, match=message):
-        assign_segments(frame, features=FEATURES, **kwargs)
+        run_segmentation(frame, features=FEATURES, **kwargs)
