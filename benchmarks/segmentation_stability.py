@@ -118,11 +118,13 @@ def truth_recovery(pair: str, settings: dict[str, Any]) -> None:
     assigned, scores = labels(frame, settings)
     truth = pd.read_csv(truth_csv).set_index("CustomerID")["Archetype"]
     chosen = scores[scores["is_chosen"]].iloc[0]
+    recovered = adjusted_rand_score(truth.loc[assigned.index], assigned)
     print(
         f"{database}: {len(frame):,} customers, k={int(chosen['k'])},"
-        f" ARI vs planted archetypes {adjusted_rand_score(truth.loc[assigned.index], assigned):.3f},"
+        f" ARI vs planted archetypes {recovered:.3f},"
         f" silhouette={chosen['silhouette']:.3f}"
-        f" stability={chosen['bootstrap_stability']:.3f} strength={chosen['structure_strength']!r}",
+        f" stability={chosen['bootstrap_stability']:.3f}"
+        f" strength={chosen['structure_strength']!r}",
         flush=True,
     )
 

@@ -384,3 +384,117 @@ def test_invalid_settings(kwargs, message):
     frame, _ = blob_frame(n=30)
     with pytest.raises(ValueError, match=message):
         run_segmentation(frame, features=FEATURES, **kwargs)
+
+
+# ----------------------------------------------------------------------------- sweep, quality
+
+
+def test_tolerance_prefers_fewer_segments_within_the_margin():
+    frame = pd.DataFrame(
+        {
+            "k": [2, 3, 4, 5],
+            "davies_bouldin": [1.10, 1.04, 1.00, 1.30],
+            "silhouette": [0.30, 0.40, 0.41, 0.20],
+            "calinski_harabasz": [np.nan] * 4,
+            "inertia": [10.0, 5.0, 4.0, 3.0],
+        }
+    )
+    assert _choose_k(frame, "davies_bouldin", 0.0) == 4
+    assert _choose_k(frame, "davies_bouldin", 0.05) == 3  # 1.04 <= 1.00 * 1.05
+    assert _choose_k(frame, "davies_bouldin", 0.10) == 2
+    assert _choose_k(frame, "silhouette", 0.0) == 4
+    assert _choose_k(frame, "silhouette", 0.03) == 3  # 0.40 >= 0.41 * 0.97
+
+
+def test_each_k_is_fitted_once_and_assignments_reuse_the_sweep(monkeypatch):
+    frame, _ = blob_frame()
+    fitted: list[int] = []
+    original = segmentation._Labeller.labels
+
+    def counting(self: segmentation._Labeller, k: int) -> np.ndarray:
+        fitted.append(k)
+        return original(self, k)
+
+    monkeypatch.setattr(segmentation._Labeller, "labels", counting)
+    result = run_segmentation(frame, features=FEATURES)
+    chosen = result.scores.loc[result.scores["is_chosen"], "k"].item()
+    # the sweep fits every k once; after it, only the bootstrap refits the chosen k on
+    # each resample -- the assignments refit nothing
+    resamples = BASE_SETTINGS["segment_bootstrap_resamples"]
+    assert fitted == [*range(2, 11), *[chosen] * resamples]
+    np.testing.assert_array_equal(
+        result.assignments["segment_id"], result.sweep[label_column(chosen)]
+    )
+
+
+def test_scores_come_from_the_stored_labels():
+    frame, _ = blob_frame()
+    result = run_segmentation(frame, features=FEATURES)
+    tampered = result.sweep.copy()
+    tampered[label_column(4)] = np.arange(len(frame)) % 4  # meaningless labels for k = 4
+    settings = {
+        name: value
+        for name, value in BASE_SETTINGS.items()
+        if name not in {"segment_k_min", "segment_k_max", "dbscan_eps", "dbscan_min_samples"}
+    }
+    scores = segmentation.score_segmentations(
+        frame, tampered.sample(frac=1.0, random_state=3), segment_features=FEATURES, **settings
+    )
+    assert scores.loc[scores["k"] == 4, "silhouette"].item() < 0.05
+    assert scores.loc[scores["is_chosen"], "k"].item() != 4
+
+
+def test_bootstrap_stability_is_high_for_real_clusters_and_low_for_noise():
+    frame, _ = blob_frame(n=300)
+    clear = run_segmentation(frame, features=FEATURES, segment_bootstrap_resamples=5).scores
+    row = clear[clear["is_chosen"]].iloc[0]
+    assert row["bootstrap_stability"] == pytest.approx(1.0)
+    assert row["bootstrap_resamples"] == 5
+    assert row["bootstrap_sample_size"] == 300
+    assert row["structure_strength"] == "well separated"
+    assert clear.loc[~clear["is_chosen"], "bootstrap_stability"].isna().all()
+    noise = frame_from(np.random.default_rng(0).uniform(size=(300, 3)))
+    vague = run_segmentation(
+        noise, features=FEATURES, n_segments=7, segment_bootstrap_resamples=5
+    ).scores
+    row = vague[vague["is_chosen"]].iloc[0]
+    assert row["bootstrap_stability"] < 0.9
+    assert row["structure_strength"] == "weak structure"
+    again = run_segmentation(
+        noise, features=FEATURES, n_segments=7, segment_bootstrap_resamples=5
+    ).scores
+    pd.testing.assert_frame_equal(vague, again)
+
+
+def test_bootstrap_is_sampled_at_scale():
+    frame, _ = blob_frame(n=600)
+    scores = run_segmentation(
+        frame, features=FEATURES, segment_bootstrap_sample_size=150, segment_bootstrap_resamples=2
+    ).scores
+    assert scores.loc[scores["is_chosen"], "bootstrap_sample_size"].item() == 150
+
+
+@pytest.mark.parametrize(
+    ("silhouette", "stability", "expected"),
+    [
+        (0.7, 0.95, "well separated"),
+        (0.7, 0.85, "moderate structure"),
+        (0.4, 0.85, "moderate structure"),
+        (0.4, 0.70, "weak structure"),
+        (0.2, 0.99, "weak structure"),
+        (0.6, np.nan, "well separated"),
+        (np.nan, np.nan, "single segment"),
+    ],
+)
+def test_structure_strength_bands(silhouette, stability, expected):
+    assert structure_strength(silhouette, stability) == expected
+
+
+def test_progress_reports_every_k():
+    frame, _ = blob_frame(n=100)
+    lines: list[str] = []
+    run_segmentation(frame, features=FEATURES, k_max=4, progress=lines.append)
+    assert [line for line in lines if "fitted" in line] == [
+        line for line in lines if line.startswith("segmentation sweep: k=")
+    ]
+    assert sum("k=" in line and "fitted on 100 customers" in line for line in lines) == 3
