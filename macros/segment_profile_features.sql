@@ -7,10 +7,16 @@
     Declared once: the var; segment_feature_profiles and segment_profiles read it here.
 -#}
 {% macro segment_profile_features() -%}
-    {%- if not execute -%}
-        {{ return([]) }}
+    {%- set columns = adapter.get_columns_in_relation(ref('customer_features')) if execute else [] -%}
+    {%- if not columns -%}
+        {#- parsing, or linting without a database: the plain column names, so the SQL
+            stays well-formed -#}
+        {%- set plain = [] -%}
+        {%- for entry in var('segment_features') if '*' not in entry and '?' not in entry -%}
+            {%- do plain.append(entry) -%}
+        {%- endfor -%}
+        {{ return(plain) }}
     {%- endif -%}
-    {%- set columns = adapter.get_columns_in_relation(ref('customer_features')) -%}
     {%- set resolved = [] -%}
     {%- for entry in var('segment_features') -%}
         {%- set ns = namespace(regex='') -%}

@@ -138,7 +138,7 @@ def test_stored_scores_match_sklearn(zeotap: BuiltProject) -> None:
     chosen = zeotap.query("select * from segmentation_scores where is_chosen").iloc[0]
     blocks = []
     for group in _clustered_columns(features):
-        values = features[group].to_numpy(dtype=float)
+        values = features[group].to_numpy(dtype=float, copy=True)
         for j, column in enumerate(group):
             if column in PROJECT_VARS["segment_log_features"]:
                 values[:, j] = np.log1p(values[:, j])

@@ -498,3 +498,13 @@ def test_progress_reports_every_k():
         line for line in lines if line.startswith("segmentation sweep: k=")
     ]
     assert sum("k=" in line and "fitted on 100 customers" in line for line in lines) == 3
+
+
+def test_kmeans_restarts_on_a_sample_at_scale(monkeypatch):
+    frame, truth = blob_frame(n=600)
+    monkeypatch.setattr(segmentation, "KMEANS_PILOT_ROWS", 150)
+    result = run_segmentation(frame, features=FEATURES)
+    assert result.scores.loc[result.scores["is_chosen"], "k"].item() == 4
+    assert adjusted_rand_score(truth, result.assignments["segment_id"]) == pytest.approx(1.0)
+    again = run_segmentation(frame, features=FEATURES)
+    pd.testing.assert_frame_equal(result.sweep, again.sweep)

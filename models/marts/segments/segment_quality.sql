@@ -23,12 +23,16 @@ final as (
         chosen.structure_strength = 'weak structure' as is_weak_structure,
         cast(case
             when chosen.structure_strength = 'weak structure'
-                then 'Weak structure: these segments are a convenient split of customers who'
-                || ' differ little, not distinct groups (silhouette '
-                || {{ dbt.cast('round(chosen.silhouette, 2)', dbt.type_string()) }}
-                || ', bootstrap stability '
-                || coalesce({{ dbt.cast('round(chosen.bootstrap_stability, 2)', dbt.type_string()) }}, 'not measured')
-                || '). Read the names as tendencies and check the profiles before acting.'
+                then
+                    'Weak structure: these segments are a convenient split of customers who'
+                    || ' differ little, not distinct groups (silhouette '
+                    || {{ dbt.cast('round(chosen.silhouette, 2)', dbt.type_string()) }}
+                    || ', bootstrap stability '
+                    || coalesce(
+                        {{ dbt.cast('round(chosen.bootstrap_stability, 2)', dbt.type_string()) }},
+                        'not measured'
+                    )
+                    || '). Read the names as tendencies and check the profiles before acting.'
             when chosen.structure_strength = 'single segment'
                 then 'One segment: the customers could not be split.'
             else ''
