@@ -105,7 +105,8 @@ def stability(database: str, settings: dict[str, Any], resamples: int, seeds: in
         f" stored_bootstrap_stability={chosen['bootstrap_stability']:.3f}"
         f" strength={chosen['structure_strength']!r}\n"
         f"  bootstrap ({resamples} resamples, k re-chosen): mean ARI"
-        f" {np.mean(boot_aris):.3f} (min {np.min(boot_aris):.3f}), k chosen {sorted(set(boot_ks))}\n"
+        f" {np.mean(boot_aris):.3f} (min {np.min(boot_aris):.3f}),"
+        f" k chosen {sorted(set(boot_ks))}\n"
         f"  KMeans seed change (seeds 0..{seeds - 1}): mean ARI {np.mean(seed_aris):.3f},"
         f" k chosen {seed_ks}   [{time.perf_counter() - started:.0f} s]",
         flush=True,
