@@ -1,0 +1,26 @@
+"""dbt Python model: calibration/holdout backtest of BG/NBD churn and purchase forecasts."""
+
+from typing import Any
+
+from customer_analytics.dbt_settings import require_settings
+from customer_analytics.lifetime_value import churn_backtest
+
+
+def model(dbt: Any, session: Any) -> Any:
+    settings = require_settings(
+        "churn_backtest",
+        {
+            "purchase_forecast_days": dbt.config.get("purchase_forecast_days"),
+            "churn_risk_high_below": dbt.config.get("churn_risk_high_below"),
+            "churn_risk_low_from": dbt.config.get("churn_risk_low_from"),
+            "as_of_date": dbt.config.get("as_of_date"),
+        },
+        optional=("as_of_date",),
+    )
+    return churn_backtest(
+        dbt.ref("transactions")
+        .project("customer_id, transaction_date, total_value")
+        .to_arrow_table(),
+        dbt.ref("customers").project("customer_id").to_arrow_table(),
+        **settings,
+    )
