@@ -13,6 +13,8 @@ def model(dbt: Any, session: Any) -> Any:
             "purchase_forecast_days": dbt.config.get("purchase_forecast_days"),
             "churn_risk_high_below": dbt.config.get("churn_risk_high_below"),
             "churn_risk_low_from": dbt.config.get("churn_risk_low_from"),
+            "lifetime_value_fit_sample_size": dbt.config.get("lifetime_value_fit_sample_size"),
+            "random_seed": dbt.config.get("random_seed"),
             "as_of_date": dbt.config.get("as_of_date"),
         },
         optional=("as_of_date",),

@@ -1,4 +1,4 @@
-"""Churn risk and lifetime value: RFM scores, BG/NBD with Gamma-Gamma spend, and a backtest.
+"""Churn risk and lifetime value: RFM scores, Pareto/NBD with Gamma-Gamma spend, a backtest.
 
 * **RFM**: recency (days since the last purchase), frequency (transactions) and monetary
   value (revenue) scored 1-5 by quintile of the buyers (5 = best: most recent, most frequent,
@@ -6,11 +6,14 @@
   frequency scores (Champions, Loyal Customers, Potential Loyalists, New Customers, Promising,
   Need Attention, About To Sleep, At Risk, Can't Lose Them, Hibernating); non-buyers are
   "Never Purchased".
-* **BG/NBD** (Fader, Hardie & Lee 2005, "Counting your customers the easy way"), fitted by
-  maximum likelihood with scipy on (x, t_x, T) in days: x repeat purchase days, t_x the age
-  of the last purchase, T the age of the customer at the as-of date, both from the first
-  purchase. Gives P(alive) and the expected purchase days in the next
-  ``purchase_forecast_days``.
+* **Pareto/NBD** (Schmittlein, Morrison & Colombo 1987), fitted by maximum likelihood with
+  scipy on (x, t_x, T) in days (x repeat purchase days, t_x the time of the last purchase, T
+  the age of the customer at the as-of date, both from the first purchase; a fixed-seed
+  sample of ``lifetime_value_fit_sample_size`` customers when there are more). Gives
+  P(alive) and the expected purchase days in the next ``purchase_forecast_days``. Chosen over
+  BG/NBD because BG/NBD calls every one-time buyer certainly alive (P(alive) = 1 whatever
+  their recency), which ranked churners worse than recency alone on generated data
+  (AUC 0.73 vs 0.78; Pareto/NBD 0.79, see churn_backtest).
 * **Gamma-Gamma** (Fader, Hardie & Lee 2005, "RFM and CLV") on the mean value of the repeat
   purchase days, for the expected spend per purchase; expected 12-month value = expected
   purchase days in 365 days x expected spend per purchase day (undiscounted).
@@ -34,12 +37,12 @@ from sklearn.metrics import roc_auc_score
 
 __all__ = [
     "RFM_GROUPS",
-    "BgNbd",
     "GammaGamma",
+    "ParetoNbd",
     "churn_backtest",
     "customer_lifetime_value",
-    "fit_bg_nbd",
     "fit_gamma_gamma",
+    "fit_pareto_nbd",
     "rfm_group",
     "summarise_purchases",
 ]
@@ -147,28 +150,36 @@ def summarise_purchases(transactions: pa.Table, customers: pa.Table, end_day: in
     )
 
 
-# --------------------------------------------------------------------------- BG/NBD
+# --------------------------------------------------------------------------- Pareto/NBD
 
 
 @dataclass(frozen=True)
-class BgNbd:
-    """Fitted BG/NBD parameters (time unit: days) and the log-likelihood at them."""
+class ParetoNbd:
+    """Fitted Pareto/NBD parameters (time unit: days) and the log-likelihood at them.
+
+    Purchases: Poisson with rate lambda ~ Gamma(r, alpha); lifetime: exponential with rate
+    mu ~ Gamma(s, beta) (Schmittlein, Morrison & Colombo 1987; likelihood as in Fader, Hardie
+    & Lee 2005, "A Note on Deriving the Pareto/NBD Model and Related Expressions").
+    """
 
     r: float
     alpha: float
-    a: float
-    b: float
+    s: float
+    beta: float
     log_likelihood: float
 
+    def _log_terms(
+        self,
+        x: np.ndarray,
+        t_x: np.ndarray,
+        T: np.ndarray,  # noqa: N803
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return _pareto_log_terms(self.r, self.alpha, self.s, self.beta, x, t_x, T)
+
     def p_alive(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:  # noqa: N803
-        x = np.asarray(x, dtype=np.float64)
-        log_ratio = (self.r + x) * (np.log(self.alpha + T) - np.log(self.alpha + t_x))
-        odds = np.where(
-            x > 0,
-            np.exp(np.log(self.a) - np.log(np.maximum(self.b + x - 1, 1e-300)) + log_ratio),
-            0.0,
-        )
-        return 1.0 / (1.0 + odds)
+        """P(still active at T | x purchases after the first, the last at t_x)."""
+        alive, rest = self._log_terms(np.asarray(x, dtype=np.float64), t_x, T)
+        return 1.0 / (1.0 + np.exp(rest - alive))
 
     def expected_purchases(
         self,
@@ -177,39 +188,63 @@ class BgNbd:
         t_x: np.ndarray,
         T: np.ndarray,  # noqa: N803
     ) -> np.ndarray:
-        """E[purchases in (T, T + t] | x, t_x, T] (FHL 2005, equation 10)."""
-        r, alpha, a, b = self.r, self.alpha, self.a, self.b
+        """E[purchases in (T, T + t] | x, t_x, T]."""
         x = np.asarray(x, dtype=np.float64)
-        hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
-        first = (a + b + x - 1) / (a - 1)
-        second = 1.0 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp
-        return first * second * self.p_alive(x, t_x, T)
+        log_ratio = np.log(self.beta + T) - np.log(self.beta + T + t)
+        shape = self.s - 1.0
+        growth = -log_ratio if abs(shape) < 1e-12 else -np.expm1(shape * log_ratio) / shape
+        rate = (self.r + x) * (self.beta + T) / (self.alpha + T)
+        return rate * growth * self.p_alive(x, t_x, T)
 
 
-def _bg_nbd_log_likelihood(
+def _pareto_log_terms(
+    r: float,
+    alpha: float,
+    s: float,
+    beta: float,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,  # noqa: N803
+) -> tuple[np.ndarray, np.ndarray]:
+    """Logs of the two parts of the likelihood (without the common factor): still alive at
+    T, and died between t_x and T. P(alive) = alive / (alive + died)."""
+    total = r + s + x
+    if alpha >= beta:
+        second, shift = s + 1.0, alpha - beta
+        base_tx, base_t = alpha + t_x, alpha + T
+    else:
+        second, shift = r + x, beta - alpha
+        base_tx, base_t = beta + t_x, beta + T
+    with np.errstate(divide="ignore"):
+        at_tx = np.log(special.hyp2f1(total, second, total + 1, shift / base_tx)) - total * np.log(
+            base_tx
+        )
+        at_t = np.log(special.hyp2f1(total, second, total + 1, shift / base_t)) - total * np.log(
+            base_t
+        )
+        # log(e^at_tx - e^at_t); zero (log -inf) when t_x = T
+        died = at_tx + np.log1p(-np.exp(np.minimum(at_t - at_tx, 0.0)))
+    alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+    return alive, np.log(s / total) + died
+
+
+def _pareto_log_likelihood(
     params: np.ndarray,
     x: np.ndarray,
     t_x: np.ndarray,
     T: np.ndarray,  # noqa: N803
     weight: np.ndarray,
 ) -> float:
-    r, alpha, a, b = np.exp(params)
-    common = (
+    r, alpha, s, beta = np.exp(params)
+    alive, died = _pareto_log_terms(r, alpha, s, beta, x, t_x, T)
+    per_row = (
         special.gammaln(r + x)
         - special.gammaln(r)
         + r * np.log(alpha)
-        + special.gammaln(a + b)
-        + special.gammaln(b + x)
-        - special.gammaln(b)
-        - special.gammaln(a + b + x)
+        + s * np.log(beta)
+        + np.logaddexp(alive, died)
     )
-    term_1 = -(r + x) * np.log(alpha + T)
-    term_2 = np.where(
-        x > 0,
-        np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x),
-        -np.inf,
-    )
-    return float(np.sum(weight * (common + np.logaddexp(term_1, term_2))))
+    return float(np.sum(weight * per_row))
 
 
 def _compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
@@ -219,31 +254,33 @@ def _compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     return [unique[:, i] for i in range(unique.shape[1])], counts.astype(np.float64)
 
 
-def fit_bg_nbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> BgNbd:  # noqa: N803
-    """Maximum-likelihood BG/NBD on the customers' (x, t_x, T); deterministic."""
-    if len(x) == 0:
-        raise ValueError("BG/NBD needs at least one customer with a purchase")
+def fit_pareto_nbd(
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,  # noqa: N803
+    sample_size: int,
+    random_seed: int,
+) -> ParetoNbd:
+    """Maximum-likelihood Pareto/NBD on (a fixed-seed sample of) the customers; deterministic."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.size == 0:
+        raise ValueError("Pareto/NBD needs at least one customer with a purchase")
+    if x.size > sample_size:
+        pick = np.sort(np.random.default_rng(random_seed).choice(x.size, sample_size, False))
+        x, t_x, T = x[pick], np.asarray(t_x)[pick], np.asarray(T)[pick]  # noqa: N806
     (ux, utx, u_age), weight = _compress(
-        np.asarray(x, dtype=np.float64),
-        np.asarray(t_x, dtype=np.float64),
-        np.asarray(T, dtype=np.float64),
+        x, np.asarray(t_x, dtype=np.float64), np.asarray(T, dtype=np.float64)
     )
-    scale = float(np.mean(T)) or 1.0
+    scale = float(np.mean(u_age)) or 1.0
 
     def objective(params: np.ndarray) -> float:
-        value = -_bg_nbd_log_likelihood(params, ux, utx, u_age, weight)
+        with np.errstate(all="ignore"):
+            value = -_pareto_log_likelihood(params, ux, utx, u_age, weight)
         return value if np.isfinite(value) else 1e300
 
-    start = np.log([1.0, scale, 1.0, 1.0])
-    result = optimize.minimize(
-        objective,
-        start,
-        method="Nelder-Mead",
-        options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 20_000, "maxfev": 20_000},
-    )
-    result = optimize.minimize(objective, result.x, method="L-BFGS-B")
-    r, alpha, a, b = np.exp(result.x)
-    return BgNbd(float(r), float(alpha), float(a), float(b), float(-result.fun))
+    result = optimize.minimize(objective, np.log([1.0, scale, 1.0, scale]), method="L-BFGS-B")
+    r, alpha, s, beta = np.exp(result.x)
+    return ParetoNbd(float(r), float(alpha), float(s), float(beta), float(-result.fun))
 
 
 # --------------------------------------------------------------------------- Gamma-Gamma
@@ -375,6 +412,8 @@ def customer_lifetime_value(
     purchase_forecast_days: int,
     churn_risk_high_below: float,
     churn_risk_low_from: float,
+    lifetime_value_fit_sample_size: int,
+    random_seed: int,
     as_of_date: str | date | None,
 ) -> pa.Table:
     """One row per customer: RFM scores and group, P(alive), risk band, expected purchases
@@ -387,9 +426,9 @@ def customer_lifetime_value(
     x = (summary.purchase_days - 1)[has].astype(np.float64)
     t_x = (summary.last_day - summary.first_day)[has].astype(np.float64)
     age = (end - summary.first_day)[has].astype(np.float64)
-    model = fit_bg_nbd(x, t_x, age)
+    model = fit_pareto_nbd(x, t_x, age, lifetime_value_fit_sample_size, random_seed)
     spend = fit_gamma_gamma(x, summary.repeat_mean_value[has])
-    LOG.info("BG/NBD %s; Gamma-Gamma %s", model, spend)
+    LOG.info("Pareto/NBD %s; Gamma-Gamma %s", model, spend)
     n = len(summary.customer_ids)
 
     def spread(values: np.ndarray, dtype: type = np.float64) -> np.ndarray:
@@ -459,14 +498,14 @@ BACKTEST_SCHEMA = pa.schema(
         ("mae_purchases", pa.float64()),
         ("predicted_purchases", pa.float64()),
         ("actual_purchases", pa.int64()),
-        ("bg_nbd_r", pa.float64()),
-        ("bg_nbd_alpha", pa.float64()),
-        ("bg_nbd_a", pa.float64()),
-        ("bg_nbd_b", pa.float64()),
-        ("bg_nbd_log_likelihood", pa.float64()),
+        ("pareto_nbd_r", pa.float64()),
+        ("pareto_nbd_alpha", pa.float64()),
+        ("pareto_nbd_s", pa.float64()),
+        ("pareto_nbd_beta", pa.float64()),
+        ("pareto_nbd_log_likelihood", pa.float64()),
     ]
 )
-BACKTEST_METHODS: tuple[str, ...] = ("bg_nbd", "recency_only", "historical_rate")
+BACKTEST_METHODS: tuple[str, ...] = ("pareto_nbd", "recency_only", "historical_rate")
 
 
 def churn_backtest(
@@ -476,13 +515,15 @@ def churn_backtest(
     purchase_forecast_days: int,
     churn_risk_high_below: float,
     churn_risk_low_from: float,
+    lifetime_value_fit_sample_size: int,
+    random_seed: int,
     as_of_date: str | date | None,
 ) -> pa.Table:
     """Calibration up to as-of minus ``purchase_forecast_days``, holdout after it.
 
     One row per method over the customers who bought in the calibration period: AUC of the
     churn score against "bought again in the holdout" and MAE of predicted vs actual
-    purchase days per customer. bg_nbd scores by P(alive) and predicts E[purchases];
+    purchase days per customer. pareto_nbd scores by P(alive) and predicts E[purchases];
     recency_only scores by -recency (no count forecast); historical_rate predicts the
     calibration purchase rate x holdout length and scores by it.
     """
@@ -497,14 +538,14 @@ def churn_backtest(
     age = (cutoff - calibration.first_day)[has].astype(np.float64)
     actual = (full.purchase_days - calibration.purchase_days)[has]
     bought_again = actual > 0
-    model = fit_bg_nbd(x, t_x, age)
+    model = fit_pareto_nbd(x, t_x, age, lifetime_value_fit_sample_size, random_seed)
     predicted = {
-        "bg_nbd": model.expected_purchases(purchase_forecast_days, x, t_x, age),
+        "pareto_nbd": model.expected_purchases(purchase_forecast_days, x, t_x, age),
         "recency_only": None,
         "historical_rate": (x + 1) / np.maximum(age, 1.0) * purchase_forecast_days,
     }
     scores = {
-        "bg_nbd": model.p_alive(x, t_x, age),
+        "pareto_nbd": model.p_alive(x, t_x, age),
         "recency_only": -(cutoff - calibration.last_day[has]).astype(np.float64),
         "historical_rate": predicted["historical_rate"],
     }
@@ -512,7 +553,7 @@ def churn_backtest(
     rows = []
     for method in BACKTEST_METHODS:
         forecast = predicted[method]
-        is_model = method == "bg_nbd"
+        is_model = method == "pareto_nbd"
         rows.append(
             {
                 "method": method,
@@ -529,11 +570,11 @@ def churn_backtest(
                 else None,
                 "predicted_purchases": float(np.sum(forecast)) if forecast is not None else None,
                 "actual_purchases": int(actual.sum()),
-                "bg_nbd_r": model.r if is_model else None,
-                "bg_nbd_alpha": model.alpha if is_model else None,
-                "bg_nbd_a": model.a if is_model else None,
-                "bg_nbd_b": model.b if is_model else None,
-                "bg_nbd_log_likelihood": model.log_likelihood if is_model else None,
+                "pareto_nbd_r": model.r if is_model else None,
+                "pareto_nbd_alpha": model.alpha if is_model else None,
+                "pareto_nbd_s": model.s if is_model else None,
+                "pareto_nbd_beta": model.beta if is_model else None,
+                "pareto_nbd_log_likelihood": model.log_likelihood if is_model else None,
             }
         )
     return pa.Table.from_pylist(rows, schema=BACKTEST_SCHEMA)
