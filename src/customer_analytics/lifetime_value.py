@@ -383,6 +383,7 @@ def _check_settings(
 CLV_SCHEMA = pa.schema(
     [
         ("customer_id", pa.string()),
+        ("as_of_date", pa.date32()),
         ("first_purchase_date", pa.date32()),
         ("last_purchase_date", pa.date32()),
         ("purchase_days", pa.int64()),
@@ -464,6 +465,7 @@ def customer_lifetime_value(
     last = pa.array(summary.last_day.astype(np.int32), pa.date32(), mask=~has)
     columns = [
         summary.customer_ids,
+        pa.array(np.full(n, end, dtype=np.int32), pa.date32()),
         first,
         last,
         pa.array(summary.purchase_days, pa.int64()),
