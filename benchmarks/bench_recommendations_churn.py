@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 STEPS = ("recommendation_backtest", "product_recommendations", "churn_backtest", "lifetime_value")
@@ -27,7 +28,7 @@ STEPS = ("recommendation_backtest", "product_recommendations", "churn_backtest",
 
 def _inputs(data: Path) -> dict[str, pa.Table]:
     tx = pq.read_table(data / "Transactions.parquet")
-    truth = pa.csv.read_csv(data / "truth" / "customer_archetypes.csv")
+    truth = pacsv.read_csv(data / "truth" / "customer_archetypes.csv")
     products = pq.read_table(data / "Products.parquet")
     segment = pc.index_in(truth["Archetype"], value_set=pc.unique(truth["Archetype"]))
     ids = truth["CustomerID"]
@@ -116,6 +117,7 @@ def main() -> int:
     parser.add_argument("--transactions", type=int, default=10_000_000)
     parser.add_argument("--data", type=Path, default=Path("/tmp/bench_reco"))
     parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=STEPS, nargs="+", default=list(STEPS))
     args = parser.parse_args()
     if args.step:
         print(json.dumps(_step(args.step, args.data)))
@@ -131,7 +133,7 @@ def main() -> int:
             ]
         )  # fmt: skip
     print(f"{args.customers:,} customers, {args.transactions:,} transactions ({args.data})")
-    for step in STEPS:
+    for step in args.only:
         result = subprocess.run(
             [sys.executable, __file__, "--data", str(args.data), "--step", step],
             capture_output=True, text=True, check=True,

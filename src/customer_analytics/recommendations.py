@@ -332,13 +332,23 @@ def _candidates(fitted: _Fitted, data: _Data, customers: np.ndarray, top_n: int)
     local = np.repeat(np.arange(rows, dtype=np.int64), take)
     position = np.arange(local.size) - np.repeat(np.cumsum(take) - take, take)
     segment = data.segment[customers]
-    popular = np.concatenate(
-        [
-            local * p + fitted.segment_order[segment[local], position],
-            local * p + fitted.overall_order[position],
-        ]
+    popular = sp.csr_matrix(
+        (
+            np.ones(2 * local.size),
+            (
+                np.concatenate([local, local]),
+                np.concatenate(
+                    [fitted.segment_order[segment[local], position], fitted.overall_order[position]]
+                ),
+            ),
+        ),
+        shape=(rows, p),
     )
-    keys = np.unique(np.concatenate([_keys(item.tocsr(), p), _keys(lookalike.tocsr(), p), popular]))
+    # The union of the candidate patterns, merged row by row in scipy (sorted, unique keys).
+    union = (popular + abs(item) + abs(lookalike)).tocsr()
+    union.sum_duplicates()
+    union.sort_indices()
+    keys = _keys(union, p)
     owned = _keys(bought, p)
     if owned.size:
         pos = np.minimum(np.searchsorted(owned, keys), owned.size - 1)
@@ -369,9 +379,22 @@ def _candidates(fitted: _Fitted, data: _Data, customers: np.ndarray, top_n: int)
     )
 
 
+SCORE_RESOLUTION = 2.0**-20
+"""Scores equal to this resolution count as tied; ties go to the smaller product id."""
+
+
 def _top_n(row: np.ndarray, product: np.ndarray, score: np.ndarray, top_n: int) -> np.ndarray:
-    """Indices of each row's ``top_n`` best candidates, best first (ties: smaller product)."""
-    order = np.lexsort((product, -score, row))
+    """Indices of each row's ``top_n`` best candidates, best first (ties: smaller product).
+
+    The candidates must come sorted by (row, product): one stable sort on an integer key
+    (row, then quantised score descending) then keeps the product order among ties.
+    """
+    if row.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    quantised = np.round(score / SCORE_RESOLUTION).astype(np.int64)
+    low, high = int(quantised.min()), int(quantised.max())
+    key = row.astype(np.int64) * (high - low + 1) + (high - quantised)
+    order = np.argsort(key, kind="stable")
     ordered_rows = row[order]
     rank = np.arange(order.size) - np.searchsorted(ordered_rows, ordered_rows, side="left")
     return order[rank < top_n]
@@ -507,7 +530,7 @@ def _tune(
 
     def hits(vector: np.ndarray) -> np.ndarray:
         """Customers with a target among their top N (ties: smaller product first)."""
-        score = dense @ vector
+        score = np.round(dense @ vector / SCORE_RESOLUTION)  # the same ties as _top_n
         score[padding] = -np.inf
         rows = score[target_row]
         own = score[target_row, target_position][:, None]
