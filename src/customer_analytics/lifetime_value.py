@@ -247,6 +247,22 @@ def _pareto_log_likelihood(
     return float(np.sum(weight * per_row))
 
 
+def _distinct(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of one row per distinct combination of the integer ``columns`` and, for every
+    row, the position of its combination: model outputs are computed once per combination."""
+    key = np.zeros(columns[0].size, dtype=np.int64)
+    for column in columns:
+        values = np.asarray(column).astype(np.int64)
+        span = int(values.max()) + 1 if values.size else 1
+        key = key * span + values
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if key.size else order
+    inverse = np.empty(key.size, dtype=np.int64)
+    inverse[order] = np.cumsum(np.r_[True, ordered[1:] != ordered[:-1]]) - 1 if key.size else 0
+    return order[starts], inverse
+
+
 def _compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """Unique rows of the columns and how often each occurs (likelihoods sum over them)."""
     stacked = np.column_stack(columns)
@@ -437,10 +453,13 @@ def customer_lifetime_value(
         out[has] = values
         return out
 
-    p_alive = spread(model.p_alive(x, t_x, age))
-    expected = spread(model.expected_purchases(purchase_forecast_days, x, t_x, age))
+    distinct, inverse = _distinct(x, t_x, age)  # (x, t_x, T) repeat a lot: score each once
+    ux, utx, uage = x[distinct], t_x[distinct], age[distinct]
+    p_alive = spread(model.p_alive(ux, utx, uage)[inverse])
+    expected = spread(model.expected_purchases(purchase_forecast_days, ux, utx, uage)[inverse])
     per_purchase = spread(spend.expected_value(x, summary.repeat_mean_value[has]))
-    year = spread(model.expected_purchases(VALUE_HORIZON_DAYS, x, t_x, age)) * per_purchase
+    year = spread(model.expected_purchases(VALUE_HORIZON_DAYS, ux, utx, uage)[inverse])
+    year = year * per_purchase
     recency = end - summary.last_day
     r_score = np.zeros(n, dtype=np.int64)
     f_score = np.zeros(n, dtype=np.int64)
@@ -541,13 +560,15 @@ def churn_backtest(
     actual = (full.purchase_days - calibration.purchase_days)[has]
     bought_again = actual > 0
     model = fit_pareto_nbd(x, t_x, age, lifetime_value_fit_sample_size, random_seed)
+    distinct, inverse = _distinct(x, t_x, age)
+    ux, utx, uage = x[distinct], t_x[distinct], age[distinct]
     predicted = {
-        "pareto_nbd": model.expected_purchases(purchase_forecast_days, x, t_x, age),
+        "pareto_nbd": model.expected_purchases(purchase_forecast_days, ux, utx, uage)[inverse],
         "recency_only": None,
         "historical_rate": (x + 1) / np.maximum(age, 1.0) * purchase_forecast_days,
     }
     scores = {
-        "pareto_nbd": model.p_alive(x, t_x, age),
+        "pareto_nbd": model.p_alive(ux, utx, uage)[inverse],
         "recency_only": -(cutoff - calibration.last_day[has]).astype(np.float64),
         "historical_rate": predicted["historical_rate"],
     }
