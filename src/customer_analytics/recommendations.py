@@ -511,7 +511,7 @@ def _tune(
         rng = np.random.default_rng(random_seed)
         customers = np.sort(rng.choice(customers, size=sample_size, replace=False))
     if customers.size == 0:
-        return Weights(1.0, 1.0, 1.0, 1.0), float("nan")
+        return Weights(*SEGMENT_START), float("nan")  # no evidence: segment best sellers
     cand = _candidates(split.fitted, data, customers, top_n)
     target = _keys(split.wanted[customers], data.n_products)
     is_target = np.isin(cand.row * data.n_products + cand.product, target)
