@@ -86,6 +86,7 @@ def _step(name: str, data: Path) -> dict[str, object]:
         out = recommendations.recommendation_backtest(
             t["transactions"], t["customers"], t["products"], t["lookalikes"],
             recommendation_holdout_days=60, recommendation_tuning_sample_size=5000,
+            recommendation_backtest_sample_size=100000,
             random_seed=42, **reco,
         )  # fmt: skip
         figures = {row["method"]: round(row["hit_rate"], 4) for row in out.to_pylist()} | {

@@ -16,6 +16,9 @@ def model(dbt: Any, session: Any) -> Any:
             "recommendation_tuning_sample_size": dbt.config.get(
                 "recommendation_tuning_sample_size"
             ),
+            "recommendation_backtest_sample_size": dbt.config.get(
+                "recommendation_backtest_sample_size"
+            ),
             "random_seed": dbt.config.get("random_seed"),
             "as_of_date": dbt.config.get("as_of_date"),
         },

@@ -95,6 +95,7 @@ BACKTEST_SCHEMA = pa.schema(
         ("holdout_end_date", pa.date32()),
         ("training_transactions", pa.int64()),
         ("holdout_transactions", pa.int64()),
+        ("customers_with_new_purchases", pa.int64()),
         ("customers_evaluated", pa.int64()),
         ("customers_hit", pa.int64()),
         ("hit_rate", pa.float64()),
@@ -297,21 +298,6 @@ def _keys(matrix: sp.csr_matrix, width: int) -> np.ndarray:
     return rows * width + matrix.indices.astype(np.int64)
 
 
-def _lookup(matrix: sp.csr_matrix, keys: np.ndarray, width: int) -> np.ndarray:
-    """Values of ``matrix`` at the (row * width + column) ``keys``; 0 where absent."""
-    matrix = matrix.tocsr()
-    matrix.sum_duplicates()
-    matrix.sort_indices()
-    have = _keys(matrix, width)
-    values = np.zeros(keys.size, dtype=np.float64)
-    if have.size == 0:
-        return values
-    pos = np.minimum(np.searchsorted(have, keys), have.size - 1)
-    hit = have[pos] == keys
-    values[hit] = matrix.data[pos[hit]]
-    return values
-
-
 def _row_max_scaled(values: np.ndarray, row: np.ndarray, rows: int) -> np.ndarray:
     peak = np.zeros(rows, dtype=np.float64)
     np.maximum.at(peak, row, values)
@@ -344,39 +330,41 @@ def _candidates(fitted: _Fitted, data: _Data, customers: np.ndarray, top_n: int)
         ),
         shape=(rows, p),
     )
-    # The union of the candidate patterns, merged row by row in scipy (sorted, unique keys).
+    # The union of the candidate patterns, merged row by row in scipy: 1 on a candidate,
+    # 2 where only bought, 3 where both; the products bought are dropped.
     union = (popular + abs(item) + abs(lookalike)).tocsr()
-    union.sum_duplicates()
-    union.sort_indices()
-    keys = _keys(union, p)
-    owned = _keys(bought, p)
-    if owned.size:
-        pos = np.minimum(np.searchsorted(owned, keys), owned.size - 1)
-        keys = keys[owned[pos] != keys]
-    row, product = keys // p, keys % p
-    raw_item = _lookup(item, keys, p)
-    raw_lookalike = _lookup(lookalike, keys, p)
+    union.data[:] = 1.0
+    marked = (union + 2.0 * bought).tocsr()
+    marked.data = (marked.data == 1.0).astype(np.float64)
+    marked.eliminate_zeros()
+    marked.sort_indices()
+    row = np.repeat(np.arange(rows, dtype=np.int64), np.diff(marked.indptr))
+    product = marked.indices.astype(np.int64)
+    raw_item = _aligned(marked, item)
+    raw_lookalike = _aligned(marked, lookalike)
     segment_best = fitted.segment_share.max(axis=1)[segment[row]]
     segment_share = fitted.segment_share[segment[row], product]
     overall_best = fitted.overall_share.max() if p else 0.0
-    components = np.column_stack(
-        [
-            _row_max_scaled(raw_item, row, rows),
-            _row_max_scaled(raw_lookalike, row, rows),
-            np.divide(
-                segment_share,
-                segment_best,
-                out=np.zeros_like(segment_share),
-                where=segment_best > 0,
-            ),
-            fitted.overall_share[product] / overall_best
-            if overall_best > 0
-            else np.zeros(product.size),
-        ]
-    )
+    components = np.empty((row.size, len(COMPONENTS)))
+    components[:, 0] = _row_max_scaled(raw_item, row, rows)
+    components[:, 1] = _row_max_scaled(raw_lookalike, row, rows)
+    np.divide(segment_share, segment_best, out=components[:, 2], where=segment_best > 0)
+    components[segment_best <= 0, 2] = 0.0
+    components[:, 3] = fitted.overall_share[product] / overall_best if overall_best > 0 else 0.0
     return _Candidates(
-        row, product, components, raw_item, raw_lookalike, _lookup(who_bought, keys, p)
+        row, product, components, raw_item, raw_lookalike, _aligned(marked, who_bought)
     )
+
+
+def _aligned(pattern: sp.csr_matrix, values: sp.csr_matrix) -> np.ndarray:
+    """``values`` at the entries of ``pattern`` (all ones, canonical), in its order; 0 where
+    ``values`` has none. Computed as (pattern + values) restricted to pattern, minus one, so
+    that scipy merges the rows in C (exact to within one unit in the last place of 1)."""
+    shifted = (pattern + values).multiply(pattern).tocsr()
+    shifted.sort_indices()
+    if shifted.nnz != pattern.nnz:
+        raise AssertionError("candidate pattern and values out of step")
+    return shifted.data - 1.0
 
 
 SCORE_RESOLUTION = 2.0**-20
@@ -582,6 +570,7 @@ def _backtest(
     recommendation_holdout_days: int,
     recommendation_item_neighbours: int,
     recommendation_tuning_sample_size: int,
+    recommendation_backtest_sample_size: int,
     random_seed: int,
     as_of_date: str | date | None,
 ) -> _Backtest:
@@ -606,18 +595,21 @@ def _backtest(
         time.perf_counter() - started,
     )
     outer = _split(data, cutoff, end, recommendation_item_neighbours)
+    eligible = outer.evaluated
+    scored = eligible
+    if eligible.size > recommendation_backtest_sample_size:
+        rng = np.random.default_rng(random_seed)
+        scored = np.sort(rng.choice(eligible, recommendation_backtest_sample_size, replace=False))
     results = {
-        "blended_recommender": _hit_flags(
-            outer.fitted, data, outer.evaluated, outer.wanted, top_n, weights
-        ),
+        "blended_recommender": _hit_flags(outer.fitted, data, scored, outer.wanted, top_n, weights),
         "popularity": _ranked_list_flags(
-            outer.fitted, data, outer.evaluated, outer.wanted, top_n, by_segment=False
+            outer.fitted, data, scored, outer.wanted, top_n, by_segment=False
         ),
         "segment_popularity": _ranked_list_flags(
-            outer.fitted, data, outer.evaluated, outer.wanted, top_n, by_segment=True
+            outer.fitted, data, scored, outer.wanted, top_n, by_segment=True
         ),
     }
-    evaluated = int(outer.evaluated.size)
+    evaluated = int(scored.size)
     rates = {
         method: float(hits.mean()) if evaluated else float("nan")
         for method, (hits, _, _) in results.items()
@@ -635,6 +627,7 @@ def _backtest(
                 "holdout_end_date": _iso(end),
                 "training_transactions": outer.training_transactions,
                 "holdout_transactions": outer.window_transactions,
+                "customers_with_new_purchases": int(eligible.size),
                 "customers_evaluated": evaluated,
                 "customers_hit": int(hits.sum()),
                 "hit_rate": rates[method],
@@ -673,6 +666,7 @@ def recommendation_backtest(
     recommendation_holdout_days: int,
     recommendation_item_neighbours: int,
     recommendation_tuning_sample_size: int,
+    recommendation_backtest_sample_size: int,
     random_seed: int,
     as_of_date: str | date | None,
 ) -> pa.Table:
@@ -689,6 +683,7 @@ def recommendation_backtest(
         recommendation_holdout_days,
         recommendation_item_neighbours,
         recommendation_tuning_sample_size,
+        recommendation_backtest_sample_size,
         random_seed,
         as_of_date,
     ).frame

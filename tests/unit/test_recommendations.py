@@ -23,6 +23,7 @@ SETTINGS = {
     "recommendation_holdout_days": 60,
     "recommendation_item_neighbours": 50,
     "recommendation_tuning_sample_size": 5000,
+    "recommendation_backtest_sample_size": 100000,
     "random_seed": 42,
     "as_of_date": None,
 }
