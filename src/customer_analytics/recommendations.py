@@ -62,7 +62,7 @@ COMPONENTS: tuple[str, ...] = (
 # (only ratios matter), so the search also contains "segment best sellers" and "popularity".
 WEIGHT_GRID: tuple[float, ...] = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)
 BACKTEST_METHODS: tuple[str, ...] = ("blended_recommender", "popularity", "segment_popularity")
-CHUNK_CUSTOMERS = 20_000
+CHUNK_CUSTOMERS = 5_000  # customers scored at once: bounds the candidate arrays' memory
 SIGNIFICANCE_Z = 2.0
 SEGMENT_START: tuple[float, ...] = (0.0, 0.0, 100.0, 1.0)
 
@@ -136,9 +136,9 @@ class _Data:
     customer_ids: pa.Array  # sorted, unique
     product_ids: pa.Array  # sorted, unique
     segment: np.ndarray  # int64 segment code per customer
-    purchase_customer: np.ndarray  # int64, one per transaction
-    purchase_product: np.ndarray  # int64
-    purchase_day: np.ndarray  # int64 days since 1970-01-01
+    purchase_customer: np.ndarray  # int32, one per transaction
+    purchase_product: np.ndarray  # int32
+    purchase_day: np.ndarray  # int32 days since 1970-01-01
     lookalike: sp.csr_matrix  # customers x customers similarity of each customer's lookalikes
 
     @property
@@ -164,7 +164,7 @@ def _codes(values: pa.ChunkedArray | pa.Array, universe: pa.Array, what: str) ->
             f"{what}: {codes.null_count} row(s) reference an id missing from the customer or "
             f"product list, first {unknown.as_py()!r}"
         )
-    return codes.to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
 
 
 def _require_columns(table: pa.Table, name: str, columns: tuple[str, ...]) -> None:
@@ -206,7 +206,7 @@ def _read_inputs(
         segment=segment,
         purchase_customer=_codes(transactions["customer_id"], customer_ids, "transactions"),
         purchase_product=_codes(transactions["product_id"], product_ids, "transactions"),
-        purchase_day=days.to_numpy(zero_copy_only=False).astype("datetime64[D]").astype(np.int64),
+        purchase_day=days.to_numpy(zero_copy_only=False).astype("datetime64[D]").astype(np.int32),
         lookalike=lookalike,
     )
 
