@@ -318,14 +318,20 @@ class GammaGamma:
         return self.p * (self.gamma + m * x) / (self.p * x + self.q - 1.0)
 
 
-def fit_gamma_gamma(x: np.ndarray, mean_value: np.ndarray) -> GammaGamma:
-    """Maximum-likelihood Gamma-Gamma on customers with x >= 1 and a positive mean value."""
+def fit_gamma_gamma(
+    x: np.ndarray, mean_value: np.ndarray, sample_size: int, random_seed: int
+) -> GammaGamma:
+    """Maximum-likelihood Gamma-Gamma on (a fixed-seed sample of) the customers with x >= 1
+    and a positive mean value."""
     x = np.asarray(x, dtype=np.float64)
     m = np.asarray(mean_value, dtype=np.float64)
     use = (x > 0) & np.isfinite(m) & (m > 0)
     if use.sum() < 2:
         raise ValueError("Gamma-Gamma needs at least two customers with repeat purchases")
     x, m = x[use], m[use]
+    if x.size > sample_size:
+        pick = np.sort(np.random.default_rng(random_seed).choice(x.size, sample_size, False))
+        x, m = x[pick], m[pick]
 
     def objective(params: np.ndarray) -> float:
         p, q, gamma = np.exp(params)
@@ -444,7 +450,9 @@ def customer_lifetime_value(
     t_x = (summary.last_day - summary.first_day)[has].astype(np.float64)
     age = (end - summary.first_day)[has].astype(np.float64)
     model = fit_pareto_nbd(x, t_x, age, lifetime_value_fit_sample_size, random_seed)
-    spend = fit_gamma_gamma(x, summary.repeat_mean_value[has])
+    spend = fit_gamma_gamma(
+        x, summary.repeat_mean_value[has], lifetime_value_fit_sample_size, random_seed
+    )
     LOG.info("Pareto/NBD %s; Gamma-Gamma %s", model, spend)
     n = len(summary.customer_ids)
 
