@@ -724,14 +724,16 @@ def recommend_products(
         rank = np.arange(chosen.size) - np.searchsorted(row, row, side="left") + 1
         frames.append(
             {
-                "customer_index": chunk[row],
-                "recommendation_rank": rank,
-                "product_index": cand.product[chosen],
+                "customer_index": chunk[row].astype(np.int32),
+                "recommendation_rank": rank.astype(np.int32),
+                "product_index": cand.product[chosen].astype(np.int32),
                 "recommendation_score": score[chosen],
                 "item_similarity_score": cand.raw_item[chosen],
                 "lookalike_score": cand.raw_lookalike[chosen],
-                "lookalikes_who_bought": cand.lookalikes_who_bought[chosen].round(),
-                "main_signal": np.argmax(contributions[chosen], axis=1),
+                "lookalikes_who_bought": cand.lookalikes_who_bought[chosen]
+                .round()
+                .astype(np.int32),
+                "main_signal": np.argmax(contributions[chosen], axis=1).astype(np.int8),
             }
         )
         LOG.info(
@@ -741,6 +743,7 @@ def recommend_products(
             part.stop / max(time.perf_counter() - started, 1e-9),
         )
     out = {name: np.concatenate([f[name] for f in frames]) for name in frames[0]} if frames else {}
+    frames.clear()
     if not out:
         return pa.table({name: pa.array([], typ) for name, typ in RECOMMENDATION_SCHEMA})
     segment = data.segment[out["customer_index"]]
