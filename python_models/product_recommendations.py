@@ -2,11 +2,13 @@
 
 from typing import Any
 
+from customer_analytics.dbt_logging import forward_to_dbt
 from customer_analytics.dbt_settings import require_settings
 from customer_analytics.recommendations import Weights, recommend_products
 
 
 def model(dbt: Any, session: Any) -> Any:
+    forward_to_dbt("customer_analytics.recommendations")
     settings = require_settings(
         "product_recommendations",
         {

@@ -714,6 +714,7 @@ def recommend_products(
     vector = weights.vector()
     frames: list[dict[str, np.ndarray]] = []
     started = time.perf_counter()
+    next_report = 0
     for part in _chunks(data.n_customers):
         chunk = np.arange(part.start, part.stop)
         cand = _candidates(fitted, data, chunk, top_n)
@@ -736,12 +737,14 @@ def recommend_products(
                 "main_signal": np.argmax(contributions[chosen], axis=1).astype(np.int8),
             }
         )
-        LOG.info(
-            "recommendations: %d/%d customers, %.0f customers/s",
-            part.stop,
-            data.n_customers,
-            part.stop / max(time.perf_counter() - started, 1e-9),
-        )
+        if part.stop >= next_report or part.stop == data.n_customers:  # about every 10 %
+            next_report = part.stop + max(data.n_customers // 10, 1)
+            LOG.info(
+                "recommendations: %d/%d customers, %.0f customers/s",
+                part.stop,
+                data.n_customers,
+                part.stop / max(time.perf_counter() - started, 1e-9),
+            )
     out = {name: np.concatenate([f[name] for f in frames]) for name in frames[0]} if frames else {}
     frames.clear()
     if not out:
