@@ -7,7 +7,11 @@ The seed list is the `audience_seed_customer_ids` var when set, otherwise the
 from typing import Any
 
 from customer_analytics.dbt_settings import require_settings
-from customer_analytics.lookalikes import audience_from_features
+from customer_analytics.lookalikes import (
+    audience_from_features,
+    log_progress_to_stderr,
+    read_feature_columns,
+)
 
 
 def model(dbt: Any, session: Any) -> Any:
@@ -28,9 +32,9 @@ def model(dbt: Any, session: Any) -> Any:
     from_seed_file = settings["seed_ids"] is None
     if from_seed_file:
         settings["seed_ids"] = seed_file.df()["customer_id"].tolist()
-    audience = audience_from_features(
-        dbt.ref("customer_features").df(), ignore_unknown_seed_ids=from_seed_file, **settings
-    )
+    log_progress_to_stderr()
+    features = read_feature_columns(dbt.ref("customer_features"), settings["features"])
+    audience = audience_from_features(features, ignore_unknown_seed_ids=from_seed_file, **settings)
     # Text columns as text even without rows (an empty object column reaches DuckDB as NULL);
     # an empty audience is reported, with its reason, by the model's post-hook.
     return audience.astype({"customer_id": "str", "nearest_seed_customer_id": "str"})

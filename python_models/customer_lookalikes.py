@@ -6,7 +6,11 @@ Cosine similarity on the standardized lookalike feature vector; memory O(custome
 from typing import Any
 
 from customer_analytics.dbt_settings import require_settings
-from customer_analytics.lookalikes import lookalikes_from_features
+from customer_analytics.lookalikes import (
+    log_progress_to_stderr,
+    lookalikes_from_features,
+    read_feature_columns,
+)
 
 
 def model(dbt: Any, session: Any) -> Any:
@@ -17,4 +21,6 @@ def model(dbt: Any, session: Any) -> Any:
             "k": dbt.config.get("lookalikes_per_customer"),
         },
     )
-    return lookalikes_from_features(dbt.ref("customer_features").df(), **settings)
+    log_progress_to_stderr()
+    features = read_feature_columns(dbt.ref("customer_features"), settings["features"])
+    return lookalikes_from_features(features, **settings)
