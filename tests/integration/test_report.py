@@ -33,7 +33,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ML_TABLES = (
+    "segmentation_sweep",
     "segmentation_scores",
+    "segment_quality",
     "customer_segment_assignments",
     "customer_segments",
     "segment_feature_profiles",
@@ -41,6 +43,9 @@ ML_TABLES = (
     "customer_lookalikes",
     "audience_expansion",
     "product_recommendations",
+    "recommendation_backtest",
+    "customer_lifetime_value",
+    "churn_backtest",
 )
 ML_CHARTS = {"segmentation_k_sweep", "segment_pca", "segment_heatmap"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -173,8 +178,10 @@ def test_database_without_ml_tables_leaves_those_sections_out(
     assert re.findall(r'data-chart="([^"]+)"', page) == expected
     assert sorted(path.stem for path in output.glob("*.png")) == sorted(expected)
     missing = set(re.findall(r'data-missing-section="([^"]+)"', page))
-    assert {"k sweep", "segment scatter", "segment heatmap", "lookalikes"} <= missing
+    assert {"k sweep", "segment quality", "segment scatter", "segment heatmap"} <= missing
+    assert {"lookalikes"} <= missing
     assert {"recommendations"} <= missing
+    assert {"recommendation backtest", "churn risk and lifetime value", "churn backtest"} <= missing
     assert 'id="left-out"' in page
     assert 'id="table-input-row-counts"' in page
 
