@@ -497,6 +497,16 @@ def _split(data: _Data, cutoff: int, end: int, item_neighbours: int) -> _Split:
     )
 
 
+def _significant_win(gained: int, lost: int, tried: int) -> bool:
+    """Whether winning ``gained`` customers and losing ``lost`` (the ties dropped) is a win at
+    the family-wise level FAMILY_ALPHA when ``tried`` comparisons are made: one-sided exact
+    sign test at ``FAMILY_ALPHA / tried`` (Bonferroni)."""
+    if gained <= lost:
+        return False
+    test = binomtest(gained, gained + lost, 0.5, alternative="greater")
+    return bool(test.pvalue < FAMILY_ALPHA / tried)
+
+
 def _tune(
     split: _Split, data: _Data, top_n: int, sample_size: int, random_seed: int
 ) -> tuple[Weights, float]:
@@ -542,7 +552,6 @@ def _tune(
     current = np.array(SEGMENT_START)
     current_hits = hits(current)
     trials = list(itertools.product(WEIGHT_GRID, repeat=3))
-    level = FAMILY_ALPHA / len(trials)
     best_vector, best_hits = current, current_hits
     for item, lookalike, segment in trials:
         trial = np.array([item, lookalike, segment, 1.0])
@@ -551,7 +560,7 @@ def _tune(
             continue
         gained = int((trial_hits & ~current_hits).sum())
         lost = int((current_hits & ~trial_hits).sum())
-        if binomtest(gained, gained + lost, 0.5, alternative="greater").pvalue < level:
+        if _significant_win(gained, lost, len(trials)):
             best_vector, best_hits = trial, trial_hits
     current, current_hits = best_vector, best_hits
     best = float(current_hits.mean())

@@ -12,7 +12,9 @@ import pytest
 from customer_analytics import generate as gen
 from customer_analytics.recommendations import (
     BACKTEST_METHODS,
+    WEIGHT_GRID,
     Weights,
+    _significant_win,
     recommend_products,
     recommendation_backtest,
 )
@@ -229,3 +231,22 @@ def test_unknown_ids_are_named() -> None:
     products = pa.table({"product_id": ["X"]})
     with pytest.raises(ValueError, match=r"transactions: 1 row.*'zz'"):
         recommendation_backtest(transactions, customers, products, NO_LOOKALIKES, **SETTINGS)
+
+
+def test_tuning_rule_keeps_false_adoptions_at_the_family_level() -> None:
+    """343 blends no better than the segment list (each customer won or lost by a fair coin):
+    the Bonferroni sign test adopts one in at most about 5 % of repeats, where testing the
+    grid's winner at z > 2 adopts one almost always; a real 120-40 win still passes."""
+    rng = np.random.default_rng(3)
+    tried, repeats, changed = len(WEIGHT_GRID) ** 3, 400, 80
+    gained = rng.binomial(changed, 0.5, size=(repeats, tried))
+    lost = changed - gained
+    adopted = [
+        any(_significant_win(int(g), int(lo), tried) for g, lo in zip(row_g, row_l, strict=True))
+        for row_g, row_l in zip(gained, lost, strict=True)
+    ]
+    winner_z = (gained - lost).max(axis=1) / np.sqrt(changed)
+    assert np.mean(adopted) <= 0.07
+    assert np.mean(winner_z > 2.0) > 0.9
+    assert _significant_win(120, 40, tried)
+    assert not _significant_win(51, 32, tried)
