@@ -9,7 +9,11 @@
     found in the file it came from.
 -#}
 {% macro shop_source(table_name) -%}
-    {%- if var('input_dir') -%}
+    {%- if var('input_dir') and target.type == 'spark' -%}
+        {#- Spark: the table over the file (`spark__prepare_engine`, macros/spark.sql). -#}
+        {%- set relation = api.Relation.create(schema='raw', identifier=table_name) -%}
+        {%- set file_expression = spark_string_literal(spark_input_path(table_name)) -%}
+    {%- elif var('input_dir') -%}
         {%- set relation = source('shop', table_name) -%}
         {%- set file_expression = 'filename' -%}
     {%- else -%}
@@ -20,7 +24,7 @@
         select
             raw_rows.*,
             {{ file_expression }} as source_file,
-            row_number() over () as source_row_number
+            {{ source_row_number() }} as source_row_number
         from {{ relation }} as raw_rows
     )
 {%- endmacro %}

@@ -6,7 +6,7 @@ Cosine similarity on the standardized lookalike feature vector; memory O(custome
 from typing import Any
 
 from customer_analytics.dbt_settings import require_settings
-from customer_analytics.lookalikes import lookalikes_from_features
+from customer_analytics.spark_lookalikes import lookalikes_for_relation
 
 
 def model(dbt: Any, session: Any) -> Any:
@@ -17,4 +17,5 @@ def model(dbt: Any, session: Any) -> Any:
             "k": dbt.config.get("lookalikes_per_customer"),
         },
     )
-    return lookalikes_from_features(dbt.ref("customer_features").df(), **settings)
+    # pandas on DuckDB; on Spark the search is distributed over partitions.
+    return lookalikes_for_relation(dbt.ref("customer_features"), **settings)

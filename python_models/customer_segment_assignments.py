@@ -7,6 +7,7 @@ runs once per build. Segment names are given in SQL (`segment_profiles`, `custom
 from typing import Any
 
 from customer_analytics.dbt_settings import require_settings
+from customer_analytics.frames import to_pandas
 from customer_analytics.segmentation import assign_segments
 
 
@@ -21,10 +22,12 @@ def model(dbt: Any, session: Any) -> Any:
             "random_state": dbt.config.get("random_state"),
         },
     )
-    scores = dbt.ref("segmentation_scores").df()
+    scores = to_pandas(dbt.ref("segmentation_scores"))
     chosen = scores.loc[scores["is_chosen"], "k"]
     if len(chosen) != 1:
         raise ValueError(f"segmentation_scores must flag exactly one k, found {len(chosen)}")
     # DBSCAN finds its own k; every other algorithm refits the chosen k.
     n_segments = None if settings["algorithm"] == "dbscan" else int(chosen.iloc[0])
-    return assign_segments(dbt.ref("customer_features").df(), n_segments=n_segments, **settings)
+    return assign_segments(
+        to_pandas(dbt.ref("customer_features")), n_segments=n_segments, **settings
+    )

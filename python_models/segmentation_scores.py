@@ -7,6 +7,7 @@ A thin adapter: settings come from this model's YAML config (wired to vars), the
 from typing import Any
 
 from customer_analytics.dbt_settings import require_settings
+from customer_analytics.frames import to_pandas
 from customer_analytics.segmentation import score_segmentations
 
 
@@ -27,4 +28,4 @@ def model(dbt: Any, session: Any) -> Any:
         },
         optional={"n_segments"},
     )
-    return score_segmentations(dbt.ref("customer_features").df(), **settings)
+    return score_segmentations(to_pandas(dbt.ref("customer_features")), **settings)

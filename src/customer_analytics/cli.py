@@ -28,7 +28,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from customer_analytics import deliverables, generate, publish
+from customer_analytics import deliverables, generate, publish, spark_runner
 
 DEFAULT_DATABASE = Path("customer_analytics.duckdb")
 DEFAULT_PUBLISHED_DATABASE = Path("published") / "customer_analytics.duckdb"
@@ -170,6 +170,11 @@ def _publish(args: argparse.Namespace, database: Path, target_path: Path) -> int
 
 
 def _run_build(args: argparse.Namespace, dbt_args: Sequence[str]) -> int:
+    if spark_runner.target_type(dbt_args) == "spark":
+        # Spark (docs/spark.md): dbt in process with the Python-model runner; the marts stay
+        # in the Spark catalog, so there is no DuckDB file to publish.
+        print("==> dbt build " + " ".join(dbt_args) + " (Spark session runner)", file=sys.stderr)
+        return spark_runner.run_dbt(["build", *dbt_args])
     dbt = Path(sys.executable).with_name("dbt")
     command = [str(dbt) if dbt.exists() else "dbt", "build", *dbt_args]
     print("==> " + " ".join(command), file=sys.stderr)

@@ -1,0 +1,53 @@
+"""What a dbt Python model's ``dbt.ref()`` returns, as pandas, the same on DuckDB and Spark.
+
+dbt-duckdb hands a model a DuckDB relation (``.df()``); dbt-spark a Spark DataFrame (classic or
+Spark Connect), which has no ``.df()``. :func:`to_pandas` gives the package one pandas frame
+with the same columns and dtypes from both: DuckDB's own conversion, and on Spark the Arrow
+batches (``DataFrame.toArrow``, no row-by-row collect) converted to DuckDB's conventions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+__all__ = ["arrow_to_pandas", "is_spark_frame", "to_pandas"]
+
+
+def is_spark_frame(relation: Any) -> bool:
+    """True for a Spark DataFrame (classic or Spark Connect), without importing pyspark."""
+    return any(
+        cls.__module__.startswith("pyspark.") and cls.__name__ == "DataFrame"
+        for cls in type(relation).__mro__
+    )
+
+
+def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
+    """An Arrow table as pandas the way DuckDB's ``.df()`` converts it.
+
+    Dates and timestamps become ``datetime64[us]`` (time-zone-aware timestamps, which Spark
+    returns for its session-local TIMESTAMP, in UTC without the zone); decimals become float64.
+    """
+    frame = table.to_pandas(date_as_object=False, coerce_temporal_nanoseconds=False)
+    for field in table.schema:
+        column = frame[field.name]
+        if pa.types.is_date(field.type):
+            frame[field.name] = column.astype("datetime64[us]")
+        elif pa.types.is_timestamp(field.type):
+            if field.type.tz is not None:
+                column = column.dt.tz_convert("UTC").dt.tz_localize(None)
+            frame[field.name] = column.astype("datetime64[us]")
+        elif pa.types.is_decimal(field.type):
+            frame[field.name] = column.astype("float64")
+    return frame
+
+
+def to_pandas(relation: Any) -> pd.DataFrame:
+    """The relation ``dbt.ref()`` / ``dbt.source()`` returned, as one pandas frame."""
+    if is_spark_frame(relation):
+        return arrow_to_pandas(relation.toArrow())
+    if hasattr(relation, "df"):
+        return relation.df()
+    raise TypeError(f"cannot read a {type(relation).__name__} as pandas (DuckDB or Spark expected)")
