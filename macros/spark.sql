@@ -44,6 +44,23 @@
 {%- endmacro %}
 
 {#-
+    round(x, digits) with DuckDB's rule on doubles: the double x * 10^digits rounded half away
+    from zero. Spark rounds the shortest decimal form of x instead, so a value like 1.005
+    (really 1.00499999...) would become 1.01 on Spark and 1.0 on DuckDB.
+-#}
+{% macro round_number(expression, digits) -%}
+    {{ return(adapter.dispatch('round_number', 'customer_analytics')(expression, digits)) }}
+{%- endmacro %}
+
+{% macro default__round_number(expression, digits) -%}
+    round({{ expression }}, {{ digits }})
+{%- endmacro %}
+
+{% macro spark__round_number(expression, digits) -%}
+    (round(cast({{ expression }} as double) * 1e{{ digits }}, 0) / 1e{{ digits }})
+{%- endmacro %}
+
+{#-
     The row's position in its file (1 = first data row), from the file itself, never from
     the engine's row order. DuckDB reads a file in order; `row_number() over ()` numbers it.
 -#}

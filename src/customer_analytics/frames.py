@@ -28,7 +28,9 @@ def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
     """An Arrow table as pandas the way DuckDB's ``.df()`` converts it.
 
     Dates and timestamps become ``datetime64[us]`` (time-zone-aware timestamps, which Spark
-    returns for its session-local TIMESTAMP, in UTC without the zone); decimals become float64.
+    returns for its session-local TIMESTAMP, in UTC without the zone); decimals become float64;
+    integer and boolean columns holding nulls become pandas' nullable ``Int64``/``boolean``
+    (not float64 / object).
     """
     frame = table.to_pandas(date_as_object=False, coerce_temporal_nanoseconds=False)
     for field in table.schema:
@@ -41,6 +43,10 @@ def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
             frame[field.name] = column.astype("datetime64[us]")
         elif pa.types.is_decimal(field.type):
             frame[field.name] = column.astype("float64")
+        elif table.column(field.name).null_count and pa.types.is_integer(field.type):
+            frame[field.name] = column.astype(f"Int{field.type.bit_width}")
+        elif table.column(field.name).null_count and pa.types.is_boolean(field.type):
+            frame[field.name] = column.astype("boolean")
     return frame
 
 
