@@ -16,13 +16,26 @@
     try_cast({{ field }} as {{ type }})
 {%- endmacro %}
 
-{#- dbt-spark's listagg drops the `order by` (with a warning); Spark 4 has an ordered listagg. -#}
+{#-
+    dbt-spark's listagg drops the `order by` (with a warning). Spark 4 has an ordered listagg;
+    with a limit, the first `limit_num` values by the (single, ascending) order key are kept.
+-#}
 {% macro spark__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
     {%- if limit_num -%}
-        {{ exceptions.raise_compiler_error("listagg with limit_num is not supported on Spark") }}
+        {%- set order_key = modules.re.sub('(?i)^\\s*order\\s+by\\s+', '', order_by_clause or 'null') -%}
+        {%- if modules.re.search('(?i)(,|\\sdesc\\b|\\sasc\\b)', order_key) -%}
+            {{ exceptions.raise_compiler_error(
+                "listagg with limit_num on Spark takes one ascending order key; got " ~ order_by_clause
+            ) }}
+        {%- endif -%}
+        array_join(slice(transform(
+            array_sort(collect_list(named_struct('order_key', {{ order_key }}, 'value', {{ measure }}))),
+            entry -> entry.value
+        ), 1, {{ limit_num }}), {{ delimiter_text }})
+    {%- else -%}
+        listagg({{ measure }}, {{ delimiter_text }})
+        {%- if order_by_clause %} within group ({{ order_by_clause }}){% endif %}
     {%- endif -%}
-    listagg({{ measure }}, {{ delimiter_text }})
-    {%- if order_by_clause %} within group ({{ order_by_clause }}){% endif %}
 {%- endmacro %}
 
 {#-
@@ -235,3 +248,123 @@
     {{ run_hooks(post_hooks) }}
     {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}
+
+{#- Spark string literals treat backslash as an escape: both it and the quote are escaped. -#}
+{% macro spark__quoted_literal(value) -%}
+    {%- if value is none -%}
+        {{ return('null') }}
+    {%- endif -%}
+    {{ return(spark_string_literal(value | string)) }}
+{%- endmacro %}
+
+{#- Spark quotes identifiers with backticks (an embedded one doubled). -#}
+{% macro spark__quoted_identifier(name) -%}
+    {{ return('`' ~ (name | string).replace('`', '``') ~ '`') }}
+{%- endmacro %}
+
+{#- A path inside Spark's `format.`path`` syntax (backticks doubled). -#}
+{% macro spark_path_identifier(path) -%}
+    {{ return('`' ~ path.replace('`', '``') ~ '`') }}
+{%- endmacro %}
+
+{#- The files directly in `folder` (not in its subfolders), sorted. -#}
+{% macro spark__shop_list_files(folder) -%}
+    {%- set pattern = spark_absolute_path(folder.rstrip('/') ~ '/*.*') -%}
+    {%- set listing = run_query(
+        'select path from binaryFile.' ~ spark_path_identifier(pattern) ~ ' order by path'
+    ) -%}
+    {{ return(listing.columns[0].values() | list) }}
+{%- endmacro %}
+
+{#-
+    The first line of a text file (None when empty). Spark decodes bytes that are not UTF-8
+    as U+FFFD; the first line holding one stops the build, naming the line.
+-#}
+{% macro spark__shop_first_line(path, file_name) -%}
+    {%- set text = 'text.' ~ spark_path_identifier(path) -%}
+    {%- set has_bad = run_query(
+        'select count(*) from ' ~ text ~ " where instr(value, '\\ufffd') > 0"
+    ).columns[0].values()[0] -%}
+    {%- if has_bad -%}
+        {%- set bad_line = run_query(
+            'select line_number from (select value, row_number() over (order by'
+            ~ ' _metadata.file_block_start, monotonically_increasing_id()) as line_number from '
+            ~ text ~ ") where instr(value, '\\ufffd') > 0 order by line_number limit 1"
+        ).columns[0].values()[0] -%}
+        {{ exceptions.raise_compiler_error(
+            file_name ~ ": not UTF-8 (first invalid byte sequence on line " ~ bad_line
+            ~ "); save the file as UTF-8"
+        ) }}
+    {%- endif -%}
+    {%- set lines = run_query(
+        'select value from ' ~ text ~ ' where _metadata.file_block_start = 0 limit 1'
+    ).columns[0].values() | list -%}
+    {{ return(lines[0] if lines else none) }}
+{%- endmacro %}
+
+{#- The column names of a Parquet file. -#}
+{% macro spark__shop_parquet_columns(path) -%}
+    {{ return(run_query(
+        'select * from parquet.' ~ spark_path_identifier(path) ~ ' limit 0'
+    ).column_names | list) }}
+{%- endmacro %}
+
+{#-
+    Spark's reader of one raw file (see `read_shop_file` in macros/shop_source.sql): a table
+    over the file in the schema `raw` (nothing copied), then the declared columns as text.
+    CSV columns are read by position (the header is skipped, never used for names), in the
+    same dialect as DuckDB; a malformed line stops the query. Row numbers come from the file:
+    a CSV is read with multiLine, one task per file from start to end, so the order of
+    monotonically_increasing_id() is file order; Parquet carries its row index.
+-#}
+{% macro spark__read_shop_file(layout, columns) -%}
+    {%- set stem = modules.re.sub('[^a-z0-9]+', '_', layout.file_name.rsplit('.', 1)[0] | lower) -%}
+    {%- set relation = api.Relation.create(schema='raw', identifier='shop_file_' ~ stem) -%}
+    {%- do run_query('create schema if not exists raw') -%}
+    {%- do run_query('drop table if exists ' ~ relation) -%}
+    {%- if layout.format == 'parquet' -%}
+        {%- do run_query(
+            'create table ' ~ relation ~ ' using parquet options (path '
+            ~ spark_string_literal(layout.path) ~ ')'
+        ) -%}
+        (
+            select
+                {% for column in columns -%}
+                    cast({{ spark__quoted_identifier(layout.file_columns[layout.positions[column]]) }}
+                        as {{ dbt.type_string() }}) as {{ column }},
+                {% endfor -%}
+                {{ spark__quoted_literal(layout.file_name) }} as source_file,
+                _metadata.row_index + 1 as source_row_number
+            from {{ relation }}
+        )
+    {%- else -%}
+        {%- set ddl -%}
+            create table {{ relation }} (
+                {%- for file_column in layout.file_columns %}
+                column{{ loop.index0 }} string{% if not loop.last %},{% endif %}
+                {%- endfor %}
+            )
+            using csv
+            options (
+                path {{ spark_string_literal(layout.path) }},
+                header 'true',
+                sep {{ spark_string_literal(layout.delimiter) }},
+                multiLine 'true',
+                mode 'FAILFAST',
+                quote '"',
+                escape '"',
+                encoding 'UTF-8'
+            )
+        {%- endset -%}
+        {%- do run_query(ddl) -%}
+        (
+            select
+                {% for column in columns -%}
+                    column{{ layout.positions[column] }} as {{ column }},
+                {% endfor -%}
+                {{ spark__quoted_literal(layout.file_name) }} as source_file,
+                row_number() over (order by monotonically_increasing_id()) as source_row_number
+            from {{ relation }}
+        )
+    {%- endif -%}
+{%- endmacro %}
