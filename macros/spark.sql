@@ -58,8 +58,8 @@
 
 {#-
     round(x, digits) with DuckDB's rule on doubles: the double x * 10^digits rounded half away
-    from zero. Spark rounds the shortest decimal form of x instead, so a value like 1.005
-    (really 1.00499999...) would become 1.01 on Spark and 1.0 on DuckDB.
+    from zero. Spark rounds the shortest decimal form of a double instead, so 1.005 (really
+    1.00499999...) would become 1.01 on Spark and 1.0 on DuckDB.
 -#}
 {% macro round_number(expression, digits) -%}
     {{ return(adapter.dispatch('round_number', 'customer_analytics')(expression, digits)) }}
@@ -69,8 +69,12 @@
     round({{ expression }}, {{ digits }})
 {%- endmacro %}
 
+{#- Decimals (exact money sums) round exactly, half away from zero, on both engines. -#}
 {% macro spark__round_number(expression, digits) -%}
-    (round(cast({{ expression }} as double) * 1e{{ digits }}, 0) / 1e{{ digits }})
+    case
+        when typeof({{ expression }}) like 'decimal%' then round({{ expression }}, {{ digits }})
+        else round(cast({{ expression }} as double) * 1e{{ digits }}, 0) / 1e{{ digits }}
+    end
 {%- endmacro %}
 
 {#-
