@@ -8,6 +8,11 @@
     double
 {%- endmacro %}
 
+{#- dbt's default renders `varchar`, which Spark accepts only with a length. -#}
+{% macro spark__type_string() -%}
+    string
+{%- endmacro %}
+
 {#-
     dbt-spark's safe_cast is a plain cast, which raises instead of yielding null whenever ANSI
     mode is on (Spark 4's default, Databricks, most Spark Connect servers).
