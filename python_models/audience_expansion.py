@@ -29,6 +29,9 @@ def model(dbt: Any, session: Any) -> Any:
     from_seed_file = settings["seed_ids"] is None
     if from_seed_file:
         settings["seed_ids"] = to_pandas(seed_file)["customer_id"].tolist()
-    return audience_from_features(
+    audience = audience_from_features(
         to_pandas(dbt.ref("customer_features")), ignore_unknown_seed_ids=from_seed_file, **settings
     )
+    # Text columns as text even without rows (an empty object column reaches DuckDB as NULL);
+    # an empty audience is reported, with its reason, by the model's post-hook.
+    return audience.astype({"customer_id": "str", "nearest_seed_customer_id": "str"})

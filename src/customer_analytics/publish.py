@@ -2,48 +2,43 @@
 
 dbt holds a write lock on its DuckDB file while it builds, and BI tools (Power BI through the
 DuckDB ODBC driver, Superset through duckdb-engine, notebooks) that open that file either block
-the build or are blocked by it. So BI tools never read dbt's file. After a build that passed:
+the build or are blocked by it. So BI tools never read dbt's file. At the end of a plain
+``dbt build`` whose every node passed (the on-run-end hook ``publish_after_build`` in
+``macros/publish.sql`` calls `publish_from` through the dbt-duckdb plugin
+`customer_analytics.dbt_plugin`):
 
-* `publish_database` copies the marts, with their table and column comments (``persist_docs``),
-  into a new DuckDB file beside the published one and ``os.replace``\\ s it into place. A reader
-  that holds the old file open keeps its consistent old snapshot and never blocks a publish
-  (POSIX; see docs/power-bi.md for Windows); a reader that reopens sees the new data.
-* `export_parquet` writes one Parquet file per mart, each to a temporary name in the same
-  folder and renamed into place, and removes the files of marts that no longer exist.
+* the published models are copied, with their YAML descriptions as table and column comments,
+  into a new DuckDB file beside the published one (in DuckDB's 1.0 storage format, which every
+  DuckDB and DuckDB ODBC driver since 1.0 reads) that is ``os.replace``\\ d into place. A
+  reader holding the old file keeps its consistent old snapshot and never blocks a publish
+  (POSIX; see docs/power-bi.md for Windows). A ``build_info`` table says which build it shows
+  and ``published_tables`` how many rows each table has;
+* one Parquet file per published model (and ``build_info.parquet``) is written to a temporary
+  name in the export folder and renamed into place; files of models no longer published go.
 
-Which relations are marts: the tables of the dbt models under ``models/marts/``,
-``models/quarantine/`` and ``python_models/``, read from dbt's ``target/manifest.json`` and kept
-only where they exist in the database (a stale table of a deleted model is never published, a
-model that failed to build is simply absent). Without a manifest, the fallback is every table
-in the ``main`` and ``quarantine`` schemas except ``int_*`` (intermediate models, by the
-project's naming convention).
-
-Types BI tools read badly make a publish fail rather than reach a dashboard; see
-`bi_type_problem` for the list and the reasons. ENUM is allowed (the ODBC driver, Parquet and
-SQLAlchemy all read it as text), and so are BLOB and the TIMESTAMP_S/_MS/_NS variants.
+Which models are published: those whose YAML says ``config: {meta: {publish: true}}``, read
+from dbt's graph (the manifest), never from folder names. Before anything is written the
+publish contract (`contract_problems`) is checked on each: every column described in YAML,
+declared types matching the built ones (dbt enforces contracts on SQL models only, so this
+is the contract of the Python models), and every type BI-safe (`bi_type_problem`: ENUM, BLOB
+and the TIMESTAMP_S/_MS/_NS variants pass).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import fnmatch
 import json
 import os
 import re
 import shutil
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
-
-MART_SCHEMAS: tuple[str, ...] = ("main", "quarantine")
-"""Schemas the marts live in (dbt target schema ``main``, and ``quarantine``)."""
-
-MART_FOLDERS: tuple[str, ...] = ("models/marts/", "models/quarantine/", "python_models/")
-"""dbt model folders whose tables are marts."""
-
-MART_MATERIALIZATIONS: frozenset[str] = frozenset({"table", "incremental"})
 
 PASSING_STATUSES: frozenset[str] = frozenset({"success", "pass", "warn", "no-op"})
 """run_results.json statuses of a node that did its job (warnings are fine)."""
@@ -53,6 +48,7 @@ DEFAULT_STORAGE_VERSION = "v1.0.0"
 1.0, so a BI machine's driver need not match the DuckDB that dbt runs."""
 
 _SOURCE_ALIAS = "dbt_build"
+_TARGET_ALIAS = "customer_analytics_published"
 _UNSIGNED = frozenset({"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"})
 _DECIMAL = re.compile(r"^(?:DECIMAL|NUMERIC)\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)$")
 _BI_SAFE_DECIMAL_DIGITS = 18
@@ -109,6 +105,7 @@ class PublishResult:
     marts: list[Relation]
     database: Path | None = None
     parquet: ParquetExport | None = None
+    row_counts: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 def quote_identifier(name: str) -> str:
@@ -227,89 +224,6 @@ def require_bi_safe(
         )
 
 
-# --- Which tables are marts -------------------------------------------------------------------
-
-
-def manifest_marts(manifest_path: Path) -> tuple[set[Relation], set[str]]:
-    """The mart relations a dbt manifest declares, and the database names it builds them in."""
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    relations: set[Relation] = set()
-    databases: set[str] = set()
-    for node in manifest.get("nodes", {}).values():
-        if node.get("resource_type") != "model":
-            continue
-        if node.get("config", {}).get("materialized") not in MART_MATERIALIZATIONS:
-            continue
-        path = str(node.get("original_file_path", "")).replace("\\", "/")
-        if not path.startswith(MART_FOLDERS):
-            continue
-        relations.add(Relation(node["schema"], node.get("alias") or node["name"]))
-        if node.get("database"):
-            databases.add(str(node["database"]))
-    return relations, databases
-
-
-def _database_names(database: Path) -> set[str]:
-    """Names dbt-duckdb or DuckDB may give the catalog of ``database``."""
-    return {database.stem.lower(), database.name.split(".")[0].lower()}
-
-
-def find_marts(
-    connection: duckdb.DuckDBPyConnection,
-    manifest_path: Path | None = None,
-    *,
-    catalog: str | None = None,
-    database: Path | None = None,
-) -> list[Relation]:
-    """The marts that exist in ``catalog`` (default the current database), sorted.
-
-    With a manifest: its models under `MART_FOLDERS` that are tables in the database. When
-    ``database`` is given, the manifest must have been built into that file (its models'
-    database is the file's name), so a build into another target is never published by
-    mistake. Without a manifest: the tables of `MART_SCHEMAS`, except ``int_*``.
-    """
-    existing = [
-        Relation(schema, name)
-        for schema, name in connection.execute(
-            """
-            select schema_name, table_name
-            from duckdb_tables()
-            where database_name = coalesce($catalog, current_database())
-                and not internal and not temporary
-            order by schema_name, table_name
-            """,
-            {"catalog": catalog},
-        ).fetchall()
-    ]
-    if manifest_path is not None and manifest_path.exists():
-        declared, databases = manifest_marts(manifest_path)
-        if database is not None and databases and not databases & _database_names(database):
-            raise PublishError(
-                f"{manifest_path} describes a build into database {sorted(databases)}, not"
-                f" {database}: set CUSTOMER_ANALYTICS_DB (or --database) to the file dbt built"
-            )
-        keys = {relation.key() for relation in declared}
-        return [relation for relation in existing if relation.key() in keys]
-    return [
-        relation
-        for relation in existing
-        if relation.schema.lower() in MART_SCHEMAS and not relation.name.lower().startswith("int_")
-    ]
-
-
-def export_names(marts: Sequence[Relation]) -> dict[Relation, str]:
-    """The export name of each mart: its table name; two marts of one name are an error."""
-    names: dict[str, Relation] = {}
-    for mart in marts:
-        clash = names.get(mart.name.lower())
-        if clash is not None:
-            raise PublishError(
-                f"marts {clash} and {mart} would both export to {mart.name}.parquet: rename one"
-            )
-        names[mart.name.lower()] = mart
-    return {mart: mart.name for mart in marts}
-
-
 # --- Parquet ----------------------------------------------------------------------------------
 
 
@@ -360,11 +274,18 @@ def _is_partitioned_export(folder: Path) -> bool:
     )
 
 
-def _export_file(connection: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
+def _export_file(
+    connection: duckdb.DuckDBPyConnection,
+    query: str,
+    target: Path,
+    parameters: Sequence[object] | None = None,
+) -> None:
     temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     _remove(temporary)
     try:
-        connection.execute(f"copy ({query}) to {quote_literal(temporary)} (format parquet)")
+        connection.execute(
+            f"copy ({query}) to {quote_literal(temporary)} (format parquet)", parameters
+        )
         _fsync(temporary)
         _replace(temporary, target)
     finally:
@@ -420,151 +341,484 @@ def _remove_stale_exports(export_dir: Path, keep: set[str]) -> list[Path]:
     return removed
 
 
-def export_parquet(
-    database: Path,
-    export_dir: Path,
-    *,
-    manifest_path: Path | None = None,
-    partition_by: Mapping[str, Sequence[str]] | None = None,
-) -> ParquetExport:
-    """Every mart of ``database`` to ``export_dir/<table>.parquet``, replaced atomically.
+# --- Which models are published -----------------------------------------------------------------
 
-    ``partition_by`` maps a mart to the columns to partition it by (hive layout): it is
-    written to the folder ``export_dir/<table>/`` instead, swapped in whole. Exports of marts
-    that no longer exist are removed. Refuses (`PublishError`) when a mart has a BI-unsafe type.
+
+@dataclass(frozen=True)
+class DeclaredColumn:
+    """A column as the model's YAML declares it."""
+
+    name: str
+    description: str
+    data_type: str | None
+
+
+@dataclass(frozen=True)
+class PublishedModel:
+    """A dbt model whose YAML says ``meta: {publish: true}``, with its declared columns."""
+
+    name: str
+    relation: Relation
+    description: str
+    columns: tuple[DeclaredColumn, ...]
+    dynamic_columns: tuple[tuple[str, str], ...] = ()
+    """Globs of data-dependent columns (``spend_share_*``) and their description, from
+    ``meta.dynamic_columns``: a model with such columns cannot have a dbt contract."""
+
+    @classmethod
+    def from_node(cls, node: Mapping[str, Any]) -> PublishedModel:
+        """From a node of dbt's manifest (or of ``graph.nodes`` in a hook: the same shape)."""
+        config = node.get("config") or {}
+        meta = {**(node.get("meta") or {}), **(config.get("meta") or {})}
+        columns = tuple(
+            DeclaredColumn(
+                name=str(column.get("name") or key),
+                description=str(column.get("description") or "").strip(),
+                data_type=column.get("data_type") or None,
+            )
+            for key, column in (node.get("columns") or {}).items()
+        )
+        dynamic = tuple(
+            (str(pattern), str(description).strip())
+            for pattern, description in (meta.get("dynamic_columns") or {}).items()
+        )
+        return cls(
+            name=str(node["name"]),
+            relation=Relation(str(node["schema"]), str(node.get("alias") or node["name"])),
+            description=str(node.get("description") or "").strip(),
+            columns=columns,
+            dynamic_columns=dynamic,
+        )
+
+    def describe(self, column: str) -> str | None:
+        """The description of an actual column: declared, or of the pattern it matches."""
+        for declared in self.columns:
+            if declared.name.lower() == column.lower():
+                return declared.description or None
+        for pattern, description in self.dynamic_columns:
+            if fnmatch.fnmatchcase(column.lower(), pattern.lower()):
+                return description or None
+        return None
+
+
+def is_published(node: Mapping[str, Any]) -> bool:
+    """A model whose YAML sets ``meta: {publish: true}``."""
+    if node.get("resource_type") != "model":
+        return False
+    meta = {**(node.get("meta") or {}), **((node.get("config") or {}).get("meta") or {})}
+    return meta.get("publish") is True
+
+
+def published_models(nodes: Iterable[Mapping[str, Any]]) -> list[PublishedModel]:
+    """The published models among dbt nodes, sorted by relation."""
+    models = [PublishedModel.from_node(node) for node in nodes if is_published(node)]
+    return sorted(models, key=lambda model: model.relation)
+
+
+def manifest_published_models(manifest_path: Path) -> list[PublishedModel]:
+    """The published models of dbt's ``target/manifest.json``."""
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    return published_models(manifest.get("nodes", {}).values())
+
+
+_TYPE_ALIASES = {
+    "INT": "INTEGER",
+    "INT4": "INTEGER",
+    "SIGNED": "INTEGER",
+    "INT8": "BIGINT",
+    "LONG": "BIGINT",
+    "INT2": "SMALLINT",
+    "SHORT": "SMALLINT",
+    "INT1": "TINYINT",
+    "FLOAT8": "DOUBLE",
+    "DOUBLE PRECISION": "DOUBLE",
+    "FLOAT4": "FLOAT",
+    "REAL": "FLOAT",
+    "TEXT": "VARCHAR",
+    "STRING": "VARCHAR",
+    "CHAR": "VARCHAR",
+    "BPCHAR": "VARCHAR",
+    "BOOL": "BOOLEAN",
+    "LOGICAL": "BOOLEAN",
+    "DATETIME": "TIMESTAMP",
+}
+
+
+def normalize_type(data_type: str) -> str:
+    """A DuckDB type name in one spelling: ``text`` -> ``VARCHAR``, ``decimal(18, 2)`` ->
+    ``DECIMAL(18,2)``."""
+    spelled = " ".join(data_type.strip().upper().split()).replace(", ", ",").replace(" (", "(")
+    return _TYPE_ALIASES.get(spelled, spelled)
+
+
+def _actual_columns(
+    connection: duckdb.DuckDBPyConnection, catalog: str
+) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    rows = connection.execute(
+        """
+        select schema_name, table_name, column_name, data_type
+        from duckdb_columns()
+        where database_name = $catalog
+        order by schema_name, table_name, column_index
+        """,
+        {"catalog": catalog},
+    ).fetchall()
+    tables: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for schema, table, column, data_type in rows:
+        tables.setdefault(Relation(schema, table).key(), []).append((column, data_type))
+    return tables
+
+
+def contract_problems(
+    connection: duckdb.DuckDBPyConnection, models: Sequence[PublishedModel], catalog: str
+) -> list[str]:
+    """Why the built tables of ``models`` (in ``catalog``) may not be published, one line each.
+
+    The publish contract, checked on every published model (dbt enforces contracts on SQL
+    models only; this is the same check for Python models and data-dependent columns): the
+    table exists; every column is declared in YAML (or matches a ``meta.dynamic_columns``
+    glob) with a description; every declared column exists with its declared ``data_type``;
+    every type is BI-safe (`bi_type_problem`), and none is ``NULL`` (the type of a column of
+    an empty pandas frame).
     """
+    actual = _actual_columns(connection, catalog)
+    problems = []
+    for model in models:
+        columns = actual.get(model.relation.key())
+        if columns is None:
+            problems.append(f"{model.relation}: table not found (did {model.name} build?)")
+            continue
+        if not model.description:
+            problems.append(f"{model.relation}: the model has no description")
+        types = {column.lower(): data_type for column, data_type in columns}
+        for column, data_type in columns:
+            if model.describe(column) is None:
+                problems.append(f"{model.relation}.{column}: no description in the model's YAML")
+            reason = bi_type_problem(data_type)
+            if data_type.upper() == '"NULL"' or data_type.upper() == "NULL":
+                reason = "NULL type (the model returned no rows and no types): cast the columns"
+            if reason is not None:
+                problems.append(f"{model.relation}.{column} ({data_type}): {reason}")
+        for declared in model.columns:
+            found = types.get(declared.name.lower())
+            if found is None:
+                problems.append(f"{model.relation}.{declared.name}: declared in YAML, not built")
+            elif declared.data_type and normalize_type(declared.data_type) != normalize_type(found):
+                problems.append(
+                    f"{model.relation}.{declared.name}: built as {found}, YAML declares"
+                    f" data_type {declared.data_type}"
+                )
+    return problems
+
+
+def export_names(marts: Sequence[Relation]) -> dict[Relation, str]:
+    """The export name of each mart: its table name; two marts of one name are an error."""
+    names: dict[str, Relation] = {}
+    for mart in marts:
+        clash = names.get(mart.name.lower())
+        if clash is not None:
+            raise PublishError(
+                f"marts {clash} and {mart} would both export to {mart.name}.parquet: rename one"
+            )
+        names[mart.name.lower()] = mart
+    return {mart: mart.name for mart in marts}
+
+
+# --- What was built -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuildInfo:
+    """Which build a published copy shows; written to its ``build_info`` table."""
+
+    built_at: dt.datetime
+    """When the build started, UTC (stored without time zone, as BI tools want)."""
+    invocation_id: str
+    input: str
+    """``input_dir``, or ``bundled seeds``."""
+    input_format: str
+    vars_given: str
+    """The ``--vars`` of the build as JSON (``{}`` for none)."""
+    dbt_version: str
+
+
+def _write_build_tables(
+    connection: duckdb.DuckDBPyConnection,
+    catalog: str,
+    build: BuildInfo,
+    row_counts: Sequence[tuple[str, str, int]],
+) -> None:
+    target = quote_identifier(catalog)
+    connection.execute(
+        f"""
+        create table {target}.main.build_info (
+            built_at timestamp, invocation_id varchar, input varchar, input_format varchar,
+            vars_given varchar, dbt_version varchar
+        )
+        """
+    )
+    connection.execute(
+        f"insert into {target}.main.build_info values (?, ?, ?, ?, ?, ?)",
+        [
+            build.built_at.replace(tzinfo=None),
+            build.invocation_id,
+            build.input,
+            build.input_format,
+            build.vars_given,
+            build.dbt_version,
+        ],
+    )
+    connection.execute(
+        f"create table {target}.main.published_tables"
+        " (schema_name varchar, table_name varchar, row_count bigint)"
+    )
+    connection.executemany(
+        f"insert into {target}.main.published_tables values (?, ?, ?)", list(row_counts)
+    )
+    comments = {
+        "build_info": "One row: the dbt build this published copy shows (written by the publish"
+        " step, not a dbt model).",
+        "published_tables": "One row per published table, with its row count in this build.",
+    }
+    column_comments = {
+        ("build_info", "built_at"): "When the build started (UTC).",
+        ("build_info", "invocation_id"): "dbt's invocation id of the build.",
+        ("build_info", "input"): "The input_dir the build read, or `bundled seeds`.",
+        ("build_info", "input_format"): "csv or parquet.",
+        ("build_info", "vars_given"): "The --vars of the build, as JSON.",
+        ("build_info", "dbt_version"): "dbt-core version of the build.",
+        ("published_tables", "schema_name"): "Schema of the published table.",
+        ("published_tables", "table_name"): "Name of the published table.",
+        ("published_tables", "row_count"): "Rows in the table in this build.",
+    }
+    for table, comment in comments.items():
+        connection.execute(f"comment on table {target}.main.{table} is {quote_literal(comment)}")
+    for (table, column), comment in column_comments.items():
+        connection.execute(
+            f"comment on column {target}.main.{table}.{column} is {quote_literal(comment)}"
+        )
+
+
+BUILD_TABLES = (Relation("main", "build_info"), Relation("main", "published_tables"))
+"""Tables the publish step adds beside the marts."""
+
+
+# --- Publishing ---------------------------------------------------------------------------------
+
+
+def _copy_into(
+    connection: duckdb.DuckDBPyConnection,
+    source: str,
+    target: str,
+    models: Sequence[PublishedModel],
+) -> list[tuple[str, str, int]]:
+    """Copy the tables of ``models`` from catalog ``source`` to ``target`` with the YAML
+    descriptions as comments; returns (schema, table, rows) of each."""
+    counts = []
+    for schema in sorted({model.relation.schema for model in models}):
+        connection.execute(
+            f"create schema if not exists {quote_identifier(target)}.{quote_identifier(schema)}"
+        )
+    for model in models:
+        relation = model.relation
+        connection.execute(
+            f"create table {relation.sql(target)} as select * from {relation.sql(source)}"
+        )
+        connection.execute(
+            f"comment on table {relation.sql(target)} is {quote_literal(model.description)}"
+        )
+        columns = connection.execute(
+            """
+            select column_name from duckdb_columns()
+            where database_name = $catalog and schema_name = $schema and table_name = $table
+            order by column_index
+            """,
+            {"catalog": target, "schema": relation.schema, "table": relation.name},
+        ).fetchall()
+        for (column,) in columns:
+            description = model.describe(column) or ""
+            connection.execute(
+                f"comment on column {relation.sql(target)}.{quote_identifier(column)}"
+                f" is {quote_literal(description)}"
+            )
+        rows = connection.execute(f"select count(*) from {relation.sql(target)}").fetchone()
+        counts.append((relation.schema, relation.name, int(rows[0]) if rows else 0))
+    return counts
+
+
+def publish_from(
+    connection: duckdb.DuckDBPyConnection,
+    source_catalog: str,
+    models: Sequence[PublishedModel],
+    *,
+    published_path: Path | None,
+    export_dir: Path | None,
+    build: BuildInfo,
+    storage_version: str | None = DEFAULT_STORAGE_VERSION,
+    partition_by: Mapping[str, Sequence[str]] | None = None,
+) -> PublishResult:
+    """Publish the tables of ``models`` in ``source_catalog`` of ``connection``.
+
+    ``connection`` is dbt's own (the on-run-end hook, through the plugin) or one that
+    attached dbt's file read-only (`customer-analytics publish`). The published database is
+    written to ``<published_path>.tmp-<pid>`` and ``os.replace``\\ d into place, so a failure
+    at any step leaves the previous copy untouched; Parquet files are swapped in one by one
+    after it. Refuses (`PublishError`, nothing written) when `contract_problems` finds any.
+    """
+    if published_path is None and export_dir is None:
+        raise ValueError("nothing to publish to: give published_path, export_dir or both")
+    if not models:
+        raise PublishError("no model has meta: {publish: true} in its YAML: nothing to publish")
+    problems = contract_problems(connection, models, source_catalog)
+    if problems:
+        listed = "\n".join(f"  - {problem}" for problem in problems)
+        raise PublishError(
+            f"refusing to publish: {len(problems)} problem(s) with the published models:\n{listed}"
+        )
     partition_by = dict(partition_by or {})
+    relations = [model.relation for model in models]
+    names = export_names([*relations, *BUILD_TABLES])
+    unknown = sorted(set(partition_by) - set(names.values()))
+    if unknown:
+        raise PublishError(f"cannot partition {', '.join(unknown)}: no such mart")
+    row_counts: list[tuple[str, str, int]] = []
+    if published_path is not None:
+        published_path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = published_path.with_name(f"{published_path.name}.tmp-{os.getpid()}")
+        temporary_wal = temporary.with_name(temporary.name + ".wal")
+        _remove(temporary)
+        _remove(temporary_wal)
+        options = f" (storage_version {quote_literal(storage_version)})" if storage_version else ""
+        try:
+            connection.execute(f"attach {quote_literal(temporary)} as {_TARGET_ALIAS}{options}")
+            try:
+                row_counts = _copy_into(connection, source_catalog, _TARGET_ALIAS, models)
+                _write_build_tables(connection, _TARGET_ALIAS, build, row_counts)
+            finally:
+                connection.execute(f"detach {_TARGET_ALIAS}")
+            _fsync(temporary)
+            # A write-ahead log left beside the published file (someone opened it read-write
+            # and crashed) belongs to the old file and must not be replayed onto the new one.
+            _remove(published_path.with_name(published_path.name + ".wal"))
+            _replace(temporary, published_path)
+            _fsync(published_path.parent)
+        finally:
+            _remove(temporary)
+            _remove(temporary_wal)
+    parquet = None
+    if export_dir is not None:
+        parquet = _export_parquet(
+            connection, source_catalog, relations, export_dir, build, partition_by, names
+        )
+    return PublishResult(
+        marts=relations, database=published_path, parquet=parquet, row_counts=row_counts
+    )
+
+
+def _export_parquet(
+    connection: duckdb.DuckDBPyConnection,
+    source_catalog: str,
+    relations: Sequence[Relation],
+    export_dir: Path,
+    build: BuildInfo,
+    partition_by: Mapping[str, Sequence[str]],
+    names: Mapping[Relation, str],
+) -> ParquetExport:
     export_dir.mkdir(parents=True, exist_ok=True)
-    with _open_read_only(database) as connection:
-        marts = find_marts(connection, manifest_path, database=database)
-        if not marts:
-            raise PublishError(f"no marts found in {database}: has `dbt build` run?")
-        require_bi_safe(connection, marts)
-        names = export_names(marts)
-        unknown = sorted(set(partition_by) - set(names.values()))
-        if unknown:
-            raise PublishError(f"cannot partition {', '.join(unknown)}: no such mart")
-        written = []
-        for mart in marts:
-            name = names[mart]
-            query = f"select * from {mart.sql()}"
-            if partition_by.get(name):
-                target = export_dir / name
-                _export_partitioned(connection, query, target, partition_by[name])
-            else:
-                target = export_dir / f"{name}.parquet"
-                _export_file(connection, query, target)
-            written.append(target)
+    written = []
+    for relation in relations:
+        name = names[relation]
+        query = f"select * from {relation.sql(source_catalog)}"
+        if partition_by.get(name):
+            target = export_dir / name
+            _export_partitioned(connection, query, target, partition_by[name])
+        else:
+            target = export_dir / f"{name}.parquet"
+            _export_file(connection, query, target)
+        written.append(target)
+    build_query = (
+        "select ?::timestamp as built_at, ?::varchar as invocation_id, ?::varchar as input,"
+        " ?::varchar as input_format, ?::varchar as vars_given, ?::varchar as dbt_version"
+    )
+    target = export_dir / "build_info.parquet"
+    _export_file(
+        connection,
+        build_query,
+        target,
+        [
+            build.built_at.replace(tzinfo=None),
+            build.invocation_id,
+            build.input,
+            build.input_format,
+            build.vars_given,
+            build.dbt_version,
+        ],
+    )
+    written.append(target)
     _fsync(export_dir)
     removed = _remove_stale_exports(export_dir, {path.name for path in written})
     return ParquetExport(written, removed)
 
 
-# --- Published database -----------------------------------------------------------------------
-
-
-def _open_read_only(database: Path) -> duckdb.DuckDBPyConnection:
-    if not database.exists():
-        raise PublishError(f"{database} does not exist: run `dbt build` first")
-    try:
-        return duckdb.connect(str(database), read_only=True)
-    except duckdb.IOException as error:
-        raise PublishError(
-            f"cannot open {database} read-only (is dbt still writing it?): {error}"
-        ) from error
-
-
-def _copy_comments(connection: duckdb.DuckDBPyConnection, marts: Sequence[Relation]) -> int:
-    """Re-create the source's table and column comments on the copies; returns how many."""
-    keys = {mart.key() for mart in marts}
-    copied = 0
-    table_comments = connection.execute(
-        """
-        select schema_name, table_name, comment from duckdb_tables()
-        where database_name = $source and comment is not null
-        """,
-        {"source": _SOURCE_ALIAS},
-    ).fetchall()
-    for schema, table, comment in table_comments:
-        relation = Relation(schema, table)
-        if relation.key() in keys:
-            connection.execute(f"comment on table {relation.sql()} is {quote_literal(comment)}")
-            copied += 1
-    column_comments = connection.execute(
-        """
-        select schema_name, table_name, column_name, comment from duckdb_columns()
-        where database_name = $source and comment is not null
-        """,
-        {"source": _SOURCE_ALIAS},
-    ).fetchall()
-    for schema, table, column, comment in column_comments:
-        relation = Relation(schema, table)
-        if relation.key() in keys:
-            target = f"{relation.sql()}.{quote_identifier(column)}"
-            connection.execute(f"comment on column {target} is {quote_literal(comment)}")
-            copied += 1
-    return copied
-
-
-def publish_database(
+def publish_database_file(
     database: Path,
-    published_path: Path,
+    manifest_path: Path,
     *,
-    manifest_path: Path | None = None,
+    published_path: Path | None,
+    export_dir: Path | None,
+    build: BuildInfo,
     storage_version: str | None = DEFAULT_STORAGE_VERSION,
-) -> list[Relation]:
-    """Copy the marts of ``database`` (dbt's file) with their comments into a new DuckDB file
-    ``<published_path>.tmp-<pid>`` and ``os.replace`` it over ``published_path``.
-
-    Readers of the published file open it read-only; one that holds the old file open keeps
-    reading its old snapshot. Refuses (`PublishError`) when a mart has a BI-unsafe type.
-    ``storage_version`` is the oldest DuckDB (ODBC driver) release that must read the file
-    (None: this DuckDB's own format). Returns the marts published.
-    """
+    partition_by: Mapping[str, Sequence[str]] | None = None,
+) -> PublishResult:
+    """`publish_from` on dbt's database file, attached read-only (``customer-analytics
+    publish``, re-publishing the last passing build)."""
     database = database.resolve()
     if not database.exists():
         raise PublishError(f"{database} does not exist: run `dbt build` first")
-    published_path.parent.mkdir(parents=True, exist_ok=True)
-    if published_path.resolve() == database:
+    if published_path is not None and published_path.resolve() == database:
         raise PublishError("the published database must not be dbt's own database file")
-    temporary = published_path.with_name(f"{published_path.name}.tmp-{os.getpid()}")
-    temporary_wal = temporary.with_name(temporary.name + ".wal")
-    _remove(temporary)
-    _remove(temporary_wal)
-    try:
-        config = {"storage_compatibility_version": storage_version} if storage_version else {}
-        with duckdb.connect(str(temporary), config=config) as connection:
-            try:
-                connection.execute(
-                    f"attach {quote_literal(database)} as {_SOURCE_ALIAS} (read_only)"
-                )
-            except duckdb.IOException as error:
-                raise PublishError(
-                    f"cannot open {database} read-only (is dbt still writing it?): {error}"
-                ) from error
-            marts = find_marts(connection, manifest_path, catalog=_SOURCE_ALIAS, database=database)
-            if not marts:
-                raise PublishError(f"no marts found in {database}: has `dbt build` run?")
-            require_bi_safe(connection, marts, catalog=_SOURCE_ALIAS)
-            for schema in sorted({mart.schema for mart in marts}):
-                connection.execute(f"create schema if not exists {quote_identifier(schema)}")
-            for mart in marts:
-                connection.execute(
-                    f"create table {mart.sql()} as select * from {mart.sql(_SOURCE_ALIAS)}"
-                )
-            _copy_comments(connection, marts)
-            connection.execute(f"detach {_SOURCE_ALIAS}")
-            connection.execute("checkpoint")
-        _fsync(temporary)
-        # A write-ahead log left beside the published file (someone opened it read-write and
-        # crashed) belongs to the old file and must not be replayed onto the new one.
-        _remove(published_path.with_name(published_path.name + ".wal"))
-        _replace(temporary, published_path)
-        _fsync(published_path.parent)
-    finally:
-        _remove(temporary)
-        _remove(temporary_wal)
-    return marts
+    if not manifest_path.exists():
+        raise PublishError(f"{manifest_path} not found: run `dbt build` first")
+    models = manifest_published_models(manifest_path)
+    nodes = json.loads(manifest_path.read_text(encoding="utf-8")).get("nodes", {}).values()
+    built_into = {str(node["database"]).lower() for node in nodes if is_published(node)}
+    if built_into and not built_into & {database.stem.lower(), database.name.split(".")[0].lower()}:
+        raise PublishError(
+            f"{manifest_path} describes a build into database {sorted(built_into)}, not"
+            f" {database}: set CUSTOMER_ANALYTICS_DB (or --database) to the file dbt built"
+        )
+    with duckdb.connect() as connection:
+        try:
+            connection.execute(f"attach {quote_literal(database)} as {_SOURCE_ALIAS} (read_only)")
+        except duckdb.IOException as error:
+            raise PublishError(
+                f"cannot open {database} read-only (is dbt still writing it?): {error}"
+            ) from error
+        return publish_from(
+            connection,
+            _SOURCE_ALIAS,
+            models,
+            published_path=published_path,
+            export_dir=export_dir,
+            build=build,
+            storage_version=storage_version,
+            partition_by=partition_by,
+        )
+
+
+def read_build_info(published: Path) -> dict[str, Any]:
+    """The ``build_info`` row of a published copy, with ``row_counts`` ({table: rows})."""
+    with duckdb.connect(str(published), read_only=True) as connection:
+        row = connection.execute("select * from build_info").fetchone()
+        names = [column[0] for column in connection.description or []]
+        counts = connection.execute(
+            "select table_name, row_count from published_tables order by table_name"
+        ).fetchall()
+    if row is None:
+        raise PublishError(f"{published} has an empty build_info table")
+    info = dict(zip(names, row, strict=True))
+    info["row_counts"] = dict(counts)
+    return info
 
 
 # --- Did the build pass? ----------------------------------------------------------------------
@@ -600,37 +854,3 @@ def build_problems(target_dir: Path) -> list[str]:
 def build_passed(target_dir: Path) -> bool:
     """Whether ``target_dir/run_results.json`` records a ``dbt build`` whose every node passed."""
     return not build_problems(target_dir)
-
-
-# --- Both at once -----------------------------------------------------------------------------
-
-
-def publish(
-    database: Path,
-    *,
-    published_path: Path | None,
-    export_dir: Path | None,
-    manifest_path: Path | None = None,
-    partition_by: Mapping[str, Sequence[str]] | None = None,
-    storage_version: str | None = DEFAULT_STORAGE_VERSION,
-) -> PublishResult:
-    """Publish ``database`` to ``published_path`` and to ``export_dir`` (None skips either).
-
-    The database goes first: when a mart has a BI-unsafe type, nothing is written at all.
-    """
-    if published_path is None and export_dir is None:
-        raise ValueError("nothing to publish to: give published_path, export_dir or both")
-    marts: list[Relation] = []
-    if published_path is not None:
-        marts = publish_database(
-            database, published_path, manifest_path=manifest_path, storage_version=storage_version
-        )
-    parquet = None
-    if export_dir is not None:
-        parquet = export_parquet(
-            database, export_dir, manifest_path=manifest_path, partition_by=partition_by
-        )
-        if not marts:
-            with _open_read_only(database) as connection:
-                marts = find_marts(connection, manifest_path, database=database)
-    return PublishResult(marts=marts, database=published_path, parquet=parquet)

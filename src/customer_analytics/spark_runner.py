@@ -16,6 +16,7 @@ that :func:`install` sets.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,15 @@ import pandas as pd
 import pyarrow as pa
 import yaml
 
-__all__ = ["RUNNER_ENV", "SessionPythonJobHelper", "install", "run_dbt", "target_type"]
+__all__ = [
+    "RUNNER_ENV",
+    "SessionPythonJobHelper",
+    "install",
+    "run_dbt",
+    "run_dbt_build",
+    "settings_problem",
+    "target_type",
+]
 
 RUNNER_ENV = "CUSTOMER_ANALYTICS_SPARK_RUNNER"
 # The line dbt-spark puts between a model's code and its Databricks-only write step.
@@ -146,12 +155,40 @@ def install() -> None:
     os.environ.setdefault("CUSTOMER_ANALYTICS_WORKING_DIR", str(Path.cwd()))
 
 
+def settings_problem(dbt_args: Sequence[str]) -> str | None:
+    """The project's settings check (``dbt_settings.settings_problem``) for a Spark build.
+
+    On DuckDB the on-run-start hook runs it through the project's dbt-duckdb plugin; Spark has
+    no such plugin, so the runner checks the vars here, before dbt starts: unknown vars and
+    bad values stop the build with the same one line. (The feature-name and customer-count
+    checks need the DuckDB plugin and are not run on Spark.)
+    """
+    from customer_analytics import dbt_settings
+
+    project_dir = Path(
+        _option(dbt_args, "--project-dir") or os.environ.get("DBT_PROJECT_DIR") or "."
+    )
+    settings = dbt_settings.load_settings(project_dir)
+    given = yaml.safe_load(_option(dbt_args, "--vars") or "{}") or {}
+    values = {name: given.get(name, setting.default) for name, setting in settings.items()}
+    return dbt_settings.settings_problem(settings, given=list(given), values=values)
+
+
 def run_dbt(arguments: Sequence[str]) -> int:
     """``dbt <arguments>`` in this process with the session runner installed; dbt's exit code."""
     from dbt.cli.main import dbtRunner
 
+    problem = settings_problem(arguments)
+    if problem:
+        print(f"error: Settings: {problem}", file=sys.stderr)
+        return 1
     install()
     result = dbtRunner().invoke(list(arguments))
     if result.exception is not None:
         return 2
     return 0 if result.success else 1
+
+
+def run_dbt_build(dbt_args: Sequence[str]) -> int:
+    """``dbt build <dbt_args>`` on Spark (the CLI's build runner for Spark targets)."""
+    return run_dbt(["build", *dbt_args])
