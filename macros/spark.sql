@@ -14,6 +14,14 @@
 {%- endmacro %}
 
 {#-
+    `varchar` without a length, as the marts' YAML contracts and dbt.cast write it, is an
+    error on Spark; there it is `string`.
+-#}
+{% macro spark__cast(field, type) -%}
+    cast({{ field }} as {{ 'string' if (type | string | trim | lower) == 'varchar' else type }})
+{%- endmacro %}
+
+{#-
     dbt-spark's safe_cast is a plain cast, which raises instead of yielding null whenever ANSI
     mode is on (Spark 4's default, Databricks, most Spark Connect servers).
 -#}
@@ -46,16 +54,17 @@
 {#-
     dbt-spark's datediff wraps both dates in assert_not_null (a null date fails the query,
     where DuckDB returns null) and approximates months with months_between. Day, month and
-    year differences here count calendar boundaries, like DuckDB's date_diff; null in, null out.
+    year differences here count calendar boundaries, like DuckDB's date_diff (a bigint, as
+    there); null in, null out.
 -#}
 {% macro spark__datediff(first_date, second_date, datepart) -%}
     {%- if datepart == 'day' -%}
-        datediff(cast({{ second_date }} as date), cast({{ first_date }} as date))
+        cast(datediff(cast({{ second_date }} as date), cast({{ first_date }} as date)) as bigint)
     {%- elif datepart == 'month' -%}
-        ((year({{ second_date }}) - year({{ first_date }})) * 12
-            + month({{ second_date }}) - month({{ first_date }}))
+        cast((year({{ second_date }}) - year({{ first_date }})) * 12
+            + month({{ second_date }}) - month({{ first_date }}) as bigint)
     {%- elif datepart == 'year' -%}
-        (year({{ second_date }}) - year({{ first_date }}))
+        cast(year({{ second_date }}) - year({{ first_date }}) as bigint)
     {%- else -%}
         {{ dbt_spark.spark__datediff(first_date, second_date, datepart) }}
     {%- endif -%}
