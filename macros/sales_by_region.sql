@@ -4,8 +4,13 @@
 
     entity_key:  grain column (product_id or category)
     attributes:  further columns of stg_shop__products carried along (one value per key)
+
+    By category the sales come from int_customer_category_sales (already one row per
+    customer and category, so a customer counts once per row); by product from the
+    transactions.
 -#}
 {% macro sales_by_region(entity_key, attributes=[]) %}
+{%- set by_category = entity_key == 'category' %}
 
 with products as (
     select * from {{ ref('stg_shop__products') }}
@@ -15,9 +20,15 @@ customers as (
     select * from {{ ref('stg_shop__customers') }}
 ),
 
+{% if by_category -%}
+customer_category_sales as (
+    select * from {{ ref('int_customer_category_sales') }}
+),
+{%- else -%}
 transactions as (
     select * from {{ ref('int_transactions_enriched') }}
 ),
+{%- endif %}
 
 entities as (
     select distinct
@@ -42,11 +53,19 @@ sales_aggregated as (
     select
         {{ entity_key }},
         region,
+        {% if by_category -%}
+        sum(revenue) as revenue,
+        {{ sum_as_bigint('quantity') }} as units,
+        {{ sum_as_bigint('transaction_count') }} as transactions,
+        count(*) as customers
+    from customer_category_sales
+        {%- else -%}
         sum(total_value) as revenue,
         {{ sum_as_bigint('quantity') }} as units,
         count(*) as transactions,
         count(distinct customer_id) as customers
     from transactions
+        {%- endif %}
     group by {{ entity_key }}, region
 ),
 

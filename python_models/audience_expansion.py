@@ -8,7 +8,11 @@ from typing import Any
 
 from customer_analytics.dbt_settings import require_settings
 from customer_analytics.frames import to_pandas
-from customer_analytics.lookalikes import audience_from_features
+from customer_analytics.lookalikes import (
+    audience_from_features,
+    log_progress_to_stderr,
+    read_feature_columns,
+)
 
 
 def model(dbt: Any, session: Any) -> Any:
@@ -29,9 +33,9 @@ def model(dbt: Any, session: Any) -> Any:
     from_seed_file = settings["seed_ids"] is None
     if from_seed_file:
         settings["seed_ids"] = to_pandas(seed_file)["customer_id"].tolist()
-    audience = audience_from_features(
-        to_pandas(dbt.ref("customer_features")), ignore_unknown_seed_ids=from_seed_file, **settings
-    )
+    log_progress_to_stderr()
+    features = read_feature_columns(dbt.ref("customer_features"), settings["features"])
+    audience = audience_from_features(features, ignore_unknown_seed_ids=from_seed_file, **settings)
     # Text columns as text even without rows (an empty object column reaches DuckDB as NULL);
     # an empty audience is reported, with its reason, by the model's post-hook.
     return audience.astype({"customer_id": "str", "nearest_seed_customer_id": "str"})

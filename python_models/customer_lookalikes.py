@@ -6,6 +6,7 @@ Cosine similarity on the standardized lookalike feature vector; memory O(custome
 from typing import Any
 
 from customer_analytics.dbt_settings import require_settings
+from customer_analytics.lookalikes import log_progress_to_stderr
 from customer_analytics.spark_lookalikes import lookalikes_for_relation
 
 
@@ -17,5 +18,6 @@ def model(dbt: Any, session: Any) -> Any:
             "k": dbt.config.get("lookalikes_per_customer"),
         },
     )
+    log_progress_to_stderr()
     # pandas on DuckDB; on Spark the search is distributed over partitions.
     return lookalikes_for_relation(dbt.ref("customer_features"), **settings)

@@ -29,50 +29,52 @@ gets none, so the frame is empty).
 
 Methods of :func:`top_k_lookalikes`
 -----------------------------------
-``"exact"``
-    Brute force in blocks: ``block_rows`` customers at a time against all ``n`` in float32
-    (one ``block_rows x n`` matrix, never ``n x n``). The candidates of a row are found
-    through the maxima of column groups (so only a few columns per row are ranked), then
-    every customer whose float32 similarity lies within the float32 error margin of the
-    ``k``-th best is rescored in float64. Exact, ties included. Time O(n^2 d): on 2 cores
-    with 20 features about 0.6 s for 10k customers and 25-45 s for 100k.
-``"tree"``
-    Exact k-d tree search (scikit-learn ``KDTree``) on the L2-normalised vectors: for unit
-    vectors ``|u - v|^2 = 2 - 2 cos(u, v)``, so Euclidean order is cosine order; boundary
-    ties are completed with a radius query. Fast when the data has a low intrinsic
-    dimension, but on 20 genuinely varied features it is slower than brute force
-    (measured: ~130 s for 20,000 of 1M customers, i.e. ~2 hours for all), so ``"auto"``
-    never picks it.
-``"ivf"``
-    Approximate inverted-file search in numpy: the normalised vectors are split into
-    ``n_cells`` cells (default ``round(sqrt(n) / 4)``, 250 for 1M) by k-means on a
-    fixed-seed sample; every customer is compared with all members of the ``n_probe``
-    cells (default 10) whose centres are most similar to it, cell by cell in float32
-    blocks; the best ``k + 2`` of each probed cell are rescored exactly in float64.
-    Deterministic for a fixed ``random_state``. Measured on 2 cores, 20 clustered
-    features (``benchmarks/bench_python_models.py``): 1M customers in 164 s (334 s while
-    another process held one of the two cores), 1.5 GiB above the data, with a recall of
-    the exact top-3 of 0.99 (0.96 with ``n_probe=6``); 100k in about 10 s with a recall
-    above 0.99. Recall is lower on unclustered data; raise
-    ``n_probe`` (cost grows linearly) when that matters.
-``"auto"`` (default)
-    ``"exact"`` up to ``auto_exact_limit`` customers (default 100,000), ``"ivf"`` above.
+Both methods only *retrieve* candidates with a kept library; the ranking is always the exact
+float64 rescoring above.
 
-Memory is O(n k) for the results (the ivf method also keeps ``n x n_probe x (k + 2)``
-candidate ids) plus one block of at most ``2**24`` float32 scores (64 MiB;
-``block_rows x n`` for the exact method).
+``"exact"``
+    scipy's k-d tree (``cKDTree``) on the L2-normalised non-zero vectors: for unit vectors
+    ``|u - v|^2 = 2 - 2 cos(u, v)``, so Euclidean order is cosine order. It retrieves
+    ``k + 3`` neighbours per customer; where the last of them is within ``1e-9`` of the
+    ``k``-th best similarity (ties at the boundary) a radius query completes the list, so
+    the result equals brute force, ties included.
+``"ivf"``
+    Approximate: faiss's inverted-file index (``IndexIVFFlat``, inner product) on float32
+    unit vectors. ``n_cells`` cells (default ``round(sqrt(n))``) are trained by faiss
+    k-means on a fixed-seed sample of ``64 x n_cells`` rows, in one thread, so the cells are
+    the same on every machine; each customer probes its ``n_probe`` (default 8) nearest
+    cells for ``k + 3`` candidates, which are then rescored exactly. Searches of different
+    customers are independent, so the thread count does not change the output. The recall
+    of the exact top-k is measured by ``benchmarks/bench_build.py`` (README, Benchmarks).
+``"auto"`` (default)
+    ``"exact"`` up to ``auto_exact_limit`` customers (default 200,000), ``"ivf"`` above.
+
+Progress (customers searched, rate) is logged at INFO through the ``customer_analytics``
+logger; :func:`log_progress_to_stderr` makes it visible in a dbt run.
+
+Memory is O(n d) for the vectors and index plus O(n k) for the results; nothing is n x n.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
+import faiss
 import numpy as np
 import pandas as pd
-from sklearn.cluster import KMeans
-from sklearn.neighbors import KDTree
+from scipy.spatial import cKDTree
 
-from customer_analytics.features import DEFAULT_LOOKALIKE_FEATURES, build_feature_matrix
+from customer_analytics.features import (
+    DEFAULT_LOOKALIKE_FEATURES,
+    ID_COLUMN,
+    build_feature_matrix,
+    resolve_feature_columns,
+)
+from customer_analytics.frames import is_spark_frame, to_pandas
 
 __all__ = [
     "AUDIENCE_COLUMNS",
@@ -80,11 +82,13 @@ __all__ = [
     "METHODS",
     "audience_from_features",
     "expand_audience",
+    "log_progress_to_stderr",
     "lookalikes_from_features",
+    "read_feature_columns",
     "top_k_lookalikes",
 ]
 
-METHODS: tuple[str, ...] = ("auto", "exact", "tree", "ivf")
+METHODS: tuple[str, ...] = ("auto", "exact", "ivf")
 LOOKALIKE_COLUMNS: tuple[str, ...] = (
     "customer_id",
     "lookalike_rank",
@@ -100,10 +104,13 @@ AUDIENCE_COLUMNS: tuple[str, ...] = (
 
 _ROUND = 12  # similarities equal to 12 decimals are ties
 _ZERO_NORM = 1e-12  # relative to the largest row norm
-_GROUP = 64  # columns per group in the exact search
-_MARGIN = 8  # extra candidates retrieved beyond k before exact rescoring
-_BLOCK_ELEMENTS = 1 << 24  # float32 scores per block (64 MiB)
+_MARGIN = 3  # extra candidates retrieved beyond k before exact rescoring
+_BLOCK_ELEMENTS = 1 << 24  # float64 scores per block of the audience scan (128 MiB)
 _TREE_DELTA = 1e-9  # similarity margin for boundary ties with float64 tree distances
+_CHUNK = 65_536  # customers per search call (bounds memory, paces progress lines)
+_TRAIN_ROWS_PER_CELL = 64  # faiss k-means training sample per cell
+
+_LOG = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -184,11 +191,6 @@ def _rank_in_chunks(
     )
 
 
-def _float32_margin(d: int) -> float:
-    # Bound on |float32 dot - float64 dot| for unit vectors, doubled, plus the rounding step.
-    return 1e-5 + 4.0 * (d + 2) * float(np.finfo(np.float32).eps)
-
-
 def _exact_row(units: np.ndarray, q: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k of one query against everyone (used for rare fallbacks)."""
     cand = np.arange(units.shape[0])[None, :]
@@ -199,214 +201,150 @@ def _exact_row(units: np.ndarray, q: int, k: int) -> tuple[np.ndarray, np.ndarra
 # --------------------------------------------------------------------------- methods
 
 
-def _largest(values: np.ndarray, count: int) -> np.ndarray:
-    """Column indices of the ``count`` largest values of every row (unordered).
+def log_progress_to_stderr() -> None:
+    """Show this package's INFO progress lines on stderr (dbt Python models call this)."""
+    package_logger = logging.getLogger("customer_analytics")
+    if not any(getattr(h, "_customer_analytics", False) for h in package_logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s  %(name)s: %(message)s", "%H:%M:%S"))
+        handler._customer_analytics = True  # type: ignore[attr-defined]
+        package_logger.addHandler(handler)
+        package_logger.propagate = False  # shown once, even where the root logger prints too
+    package_logger.setLevel(logging.INFO)
 
-    For small ``count`` repeated ``argmax`` passes are several times faster than
-    ``argpartition`` on short rows. Rows with fewer than ``count`` finite values may
-    repeat an index; callers deduplicate.
+
+class _Progress:
+    """Logs ``what: done / total (rate/s)`` at most every few seconds, and at the end."""
+
+    def __init__(self, what: str, total: int, every_s: float = 5.0) -> None:
+        self.what, self.total, self.every_s = what, total, every_s
+        self.start = self.last = time.perf_counter()
+
+    def update(self, done: int) -> None:
+        now = time.perf_counter()
+        if done < self.total and now - self.last < self.every_s:
+            return
+        self.last = now
+        rate = done / max(now - self.start, 1e-9)
+        _LOG.info("%s: %s / %s (%s/s)", self.what, f"{done:,}", f"{self.total:,}", f"{rate:,.0f}")
+
+
+class _Index:
+    """Candidate retrieval on the non-zero unit vectors: a k-d tree or a faiss IVF index.
+
+    ``search(queries, count)`` returns ``count`` candidate row indices (into the full
+    ``units``) per query row, ``-1`` where there are fewer; it never ranks, the callers
+    rescore exactly.
     """
-    if count > 16:
-        return np.argpartition(-values, count - 1, axis=1)[:, :count]
-    work = values.copy()
-    rows = np.arange(values.shape[0])
-    out = np.empty((values.shape[0], count), dtype=np.int64)
-    for i in range(count):
-        best = np.argmax(work, axis=1)
-        out[:, i] = best
-        work[rows, best] = -np.inf
-    return out
+
+    def __init__(
+        self,
+        units: np.ndarray,
+        method: str,
+        n_cells: int | None,
+        n_probe: int,
+        random_state: int,
+    ) -> None:
+        self.units = units
+        self.method = method
+        self.nonzero_rows = np.flatnonzero(~_zero_rows(units))
+        vectors = units[self.nonzero_rows]
+        started = time.perf_counter()
+        if method == "exact":
+            self.tree = cKDTree(vectors, leafsize=16, balanced_tree=False)
+        else:
+            self.ivf = _build_ivf(vectors, n_cells, n_probe, random_state)
+        _LOG.info(
+            "%s index on %s customers built in %.1f s",
+            method,
+            f"{vectors.shape[0]:,}",
+            time.perf_counter() - started,
+        )
+
+    @property
+    def size(self) -> int:
+        return int(self.nonzero_rows.size)
+
+    def search(self, query_vectors: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """(candidate rows, their approximate similarities) -- ``count`` per query."""
+        count = min(count, self.size)
+        if self.method == "exact":
+            dist, local = self.tree.query(query_vectors, k=count, workers=-1)
+            local = local.reshape(query_vectors.shape[0], count)
+            sims = 1.0 - dist.reshape(local.shape) ** 2 / 2.0
+            found = local < self.size
+        else:
+            sims, local = self.ivf.search(np.ascontiguousarray(query_vectors, np.float32), count)
+            found = local >= 0
+        rows = np.where(found, self.nonzero_rows[np.where(found, local, 0)], -1)
+        return rows, np.where(found, sims, -np.inf)
+
+    def within(self, query_vector: np.ndarray, min_similarity: float) -> np.ndarray:
+        """Rows whose similarity to ``query_vector`` is at least ``min_similarity`` (exact)."""
+        radius = float(np.sqrt(max(2.0 - 2.0 * min_similarity, 0.0))) + 1e-9
+        return self.nonzero_rows[np.asarray(self.tree.query_ball_point(query_vector, r=radius))]
 
 
-def _top_columns(block: np.ndarray, big_k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Columns and values of the ``big_k`` largest entries of every row (unordered).
-
-    ``block`` is float32 with a width that is a multiple of ``_GROUP`` (padding columns set
-    to -inf by the caller). Group ``g`` holds the columns ``g, g + n_groups, ...``; reducing
-    over the middle axis is an element-wise maximum of contiguous rows (fast), and the
-    ``big_k`` largest entries always lie in the ``big_k`` groups with the largest maxima,
-    so only ``big_k * _GROUP`` columns per row go through ``argpartition``.
-    """
-    b, width = block.shape
-    # Groups of up to _GROUP columns, but at least ~256 groups so that the reduction runs
-    # over long contiguous rows (a power of two divides the padded width).
-    group = 1 << int(np.log2(max(1, min(_GROUP, width // 256))))
-    n_groups = width // group
-    if big_k < n_groups and group > 1:
-        gmax = block.reshape(b, group, n_groups).max(axis=1)
-        top_groups = _largest(gmax, big_k)
-        offsets = np.arange(group) * n_groups
-        cols = (top_groups[:, :, None] + offsets).reshape(b, -1)
-    else:
-        cols = np.broadcast_to(np.arange(width), (b, width))
-    vals = np.take_along_axis(block, cols, axis=1)
-    if big_k < vals.shape[1]:
-        pick = _largest(vals, big_k)
-        cols = np.take_along_axis(cols, pick, axis=1)
-        vals = np.take_along_axis(vals, pick, axis=1)
-    return cols, vals
+def _build_ivf(
+    vectors: np.ndarray, n_cells: int | None, n_probe: int, random_state: int
+) -> faiss.IndexIVFFlat:
+    n, d = vectors.shape
+    cells = int(np.clip(n_cells if n_cells is not None else round(np.sqrt(n)), 1, n))
+    rng = np.random.default_rng(random_state)
+    train_rows = min(n, _TRAIN_ROWS_PER_CELL * cells)
+    sample = np.ascontiguousarray(
+        vectors[np.sort(rng.choice(n, size=train_rows, replace=False))], dtype=np.float32
+    )
+    quantizer = faiss.IndexFlatIP(d)
+    index = faiss.IndexIVFFlat(quantizer, d, cells, faiss.METRIC_INNER_PRODUCT)
+    index.cp.seed = int(random_state)
+    index.cp.min_points_per_centroid = 1  # small samples: no warning, same cells
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)  # k-means sums in one fixed order: same cells everywhere
+    try:
+        index.train(sample)
+    finally:
+        faiss.omp_set_num_threads(threads)
+    for start in range(0, n, _CHUNK * 4):
+        index.add(np.ascontiguousarray(vectors[start : start + _CHUNK * 4], dtype=np.float32))
+    index.nprobe = int(min(max(1, n_probe), cells))
+    return index
 
 
-def _exact_search(
-    units: np.ndarray, queries: np.ndarray, k: int, block_rows: int | None
-) -> np.ndarray:
-    """Exact top-k indices for ``queries`` (non-zero rows) by blocked brute force."""
-    n, d = units.shape
+def _search_top_k(index: _Index, queries: np.ndarray, k: int) -> np.ndarray:
+    """Top-k rows of every query row (non-zero rows), exact rescoring and tie-break."""
+    units = index.units
+    zero_extra = np.flatnonzero(_zero_rows(units))[: k + 1]
     out = np.empty((queries.size, k), dtype=np.int64)
-    n_pad = -(-n // _GROUP) * _GROUP
-    units32 = np.zeros((n_pad, d), dtype=np.float32)
-    units32[:n] = units
-    big_k = min(k + _MARGIN, n - 1)
-    delta = _float32_margin(d)
-    rows = block_rows or int(np.clip(_BLOCK_ELEMENTS // n_pad, 16, 8192))
-    buffer = np.empty((rows, n_pad), dtype=np.float32)
-    for start in range(0, queries.size, rows):
-        q = queries[start : start + rows]
-        b = q.size
-        block = buffer[:b]
-        np.matmul(units32[q], units32.T, out=block)
-        block[:, n:] = -np.inf
-        block[np.arange(b), q] = -np.inf
-        cols, vals = _top_columns(block, big_k)
-        vals_sorted = -np.sort(-vals, axis=1)
-        threshold = vals_sorted[:, k - 1] - delta
-        more = (vals_sorted[:, big_k - 1] >= threshold) & (big_k < n - 1)
-        fixed = ~more
-        if fixed.any():
-            top, _, _ = _rank_candidates(units, q[fixed], np.ascontiguousarray(cols[fixed]), k)
-            out[start + np.flatnonzero(fixed)] = top
-        for r in np.flatnonzero(more):
-            wide = np.flatnonzero(block[r, :n] >= threshold[r])
-            top, _, _ = _rank_candidates(units, q[r : r + 1], wide[None, :], k)
-            out[start + r] = top[0]
-    return out
-
-
-def _tree_search(units: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
-    """Exact top-k by a k-d tree on the non-zero unit vectors."""
-    zero = _zero_rows(units)
-    nonzero_rows = np.flatnonzero(~zero)
-    zero_extra = np.flatnonzero(zero)[: k + 1]
-    out = np.empty((queries.size, k), dtype=np.int64)
-    n_query = min(k + _MARGIN + 1, nonzero_rows.size)
-    tree = KDTree(units[nonzero_rows], leaf_size=40)
-    chunk = 65_536
-    for start in range(0, queries.size, chunk):
-        q = queries[start : start + chunk]
-        dist, local = tree.query(units[q], k=n_query, sort_results=True)
-        sims = 1.0 - dist**2 / 2.0
-        cand = nonzero_rows[local]
-        threshold = sims[:, min(k, n_query - 1)] - _TREE_DELTA
-        more = (sims[:, -1] >= threshold) & (n_query < nonzero_rows.size)
+    progress = _Progress(f"lookalikes ({index.method})", queries.size)
+    for start in range(0, queries.size, _CHUNK):
+        q = queries[start : start + _CHUNK]
+        cand, sims = index.search(units[q], k + _MARGIN + 1)
+        more = np.zeros(q.size, dtype=bool)
+        threshold = np.zeros(q.size)
+        if index.method == "exact" and cand.shape[1] < index.size:
+            ordered = -np.sort(-sims, axis=1)
+            threshold = ordered[:, min(k, ordered.shape[1] - 1)] - _TREE_DELTA
+            more = ordered[:, -1] >= threshold
         cand = np.hstack([cand, np.broadcast_to(zero_extra, (q.size, zero_extra.size))])
         top, _, complete = _rank_candidates(units, q, cand, k)
         out[start : start + q.size] = top
-        redo = np.flatnonzero(more | ~complete)
-        if redo.size:
-            radius = np.sqrt(np.clip(2.0 - 2.0 * threshold[redo], 0.0, None)) + 1e-9
-            found = tree.query_radius(units[q[redo]], r=radius)
-            for r, local_wide in zip(redo, found, strict=True):
-                wide = np.concatenate([nonzero_rows[local_wide], zero_extra, cand[r]])
+        for r in np.flatnonzero(more | ~complete):
+            if more[r]:
+                wide = np.concatenate([index.within(units[q[r]], threshold[r]), zero_extra])
                 top_r, _, ok = _rank_candidates(units, q[r : r + 1], wide[None, :], k)
-                out[start + r] = top_r[0] if ok[0] else _exact_row(units, int(q[r]), k)[0]
+                if ok[0]:
+                    out[start + r] = top_r[0]
+                    continue
+            out[start + r] = _exact_row(units, int(q[r]), k)[0]
+        progress.update(start + q.size)
     return out
 
 
-def _ivf_search(
-    units: np.ndarray,
-    queries: np.ndarray,
-    k: int,
-    n_cells: int | None,
-    n_probe: int,
-    random_state: int,
-) -> np.ndarray:
-    """Approximate top-k with an inverted file of k-means cells (see the module doc).
-
-    ``queries`` are non-zero rows. Each query probes the ``n_probe`` cells whose centres are
-    most similar to it; its candidates are the best members of each of those cells, which
-    are then rescored exactly.
-    """
-    zero = _zero_rows(units)
-    nonzero_rows = np.flatnonzero(~zero)
-    zero_extra = np.flatnonzero(zero)[: k + 1]
-    units32 = units.astype(np.float32)
-
-    centres = _ivf_centres(units[nonzero_rows], n_cells, random_state)
-    n_cells_eff = centres.shape[0]
-    probes = min(max(1, n_probe), n_cells_eff)
-
-    # The n_probe cells whose centres are most similar to each query, most similar first.
-    probe = np.empty((queries.size, probes), dtype=np.int64)
-    chunk = max(1, _BLOCK_ELEMENTS // n_cells_eff)
-    for start in range(0, queries.size, chunk):
-        sims = units32[queries[start : start + chunk]] @ centres.T
-        if probes < n_cells_eff:
-            top = np.argpartition(-sims, probes - 1, axis=1)[:, :probes]
-        else:
-            top = np.broadcast_to(np.arange(n_cells_eff), sims.shape)
-        rank = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1, kind="stable")
-        probe[start : start + chunk] = np.take_along_axis(top, rank, axis=1)
-
-    # Members of every cell (a non-zero row belongs to its most similar centre's cell).
-    own = np.empty(nonzero_rows.size, dtype=np.int64)
-    for start in range(0, nonzero_rows.size, chunk):
-        sims = units32[nonzero_rows[start : start + chunk]] @ centres.T
-        own[start : start + chunk] = np.argmax(sims, axis=1)
-    member_order = nonzero_rows[np.argsort(own, kind="stable")]
-    bounds = np.searchsorted(np.sort(own), np.arange(n_cells_eff + 1))
-
-    # Scan cell by cell: every query that probes the cell against the cell's members, in
-    # float32 blocks, keeping the best k + 2 per (query, probed cell). A true top-k
-    # neighbour in a probed cell is always among that cell's best k for the query.
-    per_cell = k + 2
-    pair_cell = probe.ravel()
-    pair_order = np.argsort(pair_cell, kind="stable")
-    pair_bounds = np.searchsorted(pair_cell[pair_order], np.arange(n_cells_eff + 1))
-    cand = np.full((queries.size * probes, per_cell), -1, dtype=np.int64)
-    for cell in range(n_cells_eff):
-        rows = member_order[bounds[cell] : bounds[cell + 1]]
-        pairs = pair_order[pair_bounds[cell] : pair_bounds[cell + 1]]
-        if rows.size == 0 or pairs.size == 0:
-            continue
-        width = -(-rows.size // _GROUP) * _GROUP
-        vectors = np.zeros((width, units.shape[1]), dtype=np.float32)
-        vectors[: rows.size] = units32[rows]
-        take = min(per_cell, rows.size)
-        step = max(1, _BLOCK_ELEMENTS // width)
-        for start in range(0, pairs.size, step):
-            part = pairs[start : start + step]
-            block = units32[queries[part // probes]] @ vectors.T
-            block[:, rows.size :] = -np.inf
-            cols, _ = _top_columns(block, take)
-            cand[part, :take] = rows[cols]
-    cand = cand.reshape(queries.size, probes * per_cell)
-    cand = np.hstack([cand, np.broadcast_to(zero_extra, (queries.size, zero_extra.size))])
-    top, _, complete = _rank_in_chunks(units, queries, cand, k)
-    for r in np.flatnonzero(~complete):
-        top[r] = _exact_row(units, int(queries[r]), k)[0]
-    return top
-
-
-def _ivf_centres(vectors: np.ndarray, n_cells: int | None, random_state: int) -> np.ndarray:
-    """Unit-norm k-means centres (float32) of a fixed-seed sample of the rows of ``vectors``."""
-    n = vectors.shape[0]
-    cells = n_cells if n_cells is not None else round(np.sqrt(n) / 4)
-    cells = int(np.clip(cells, 1, n))
-    rng = np.random.default_rng(random_state)
-    sample_size = min(n, max(32 * cells, 10_000))
-    sample = vectors[np.sort(rng.choice(n, size=sample_size, replace=False))]
-    distinct = int(pd.util.hash_pandas_object(pd.DataFrame(sample + 0.0), index=False).nunique())
-    cells = min(cells, distinct)
-    if cells == 1:
-        centres = sample.mean(axis=0, keepdims=True)
-    else:
-        model = KMeans(
-            n_clusters=cells, init="random", n_init=1, max_iter=10, random_state=random_state
-        )
-        centres = model.fit(sample).cluster_centers_
-    norms = np.linalg.norm(centres, axis=1, keepdims=True)
-    centres = np.divide(centres, norms, out=np.zeros_like(centres), where=norms > 0)
-    return centres.astype(np.float32)
+def _method_for(n: int, method: str, auto_exact_limit: int) -> str:
+    if method == "auto":
+        return "exact" if n <= auto_exact_limit else "ivf"
+    return method
 
 
 # --------------------------------------------------------------------------- public API
@@ -418,27 +356,23 @@ def top_k_lookalikes(
     k: int = 3,
     *,
     method: str = "auto",
-    auto_exact_limit: int = 100_000,
-    block_rows: int | None = None,
+    auto_exact_limit: int = 200_000,
     n_cells: int | None = None,
-    n_probe: int = 10,
+    n_probe: int = 8,
     random_state: int = 42,
 ) -> pd.DataFrame:
     """The ``k`` most cosine-similar other customers of every customer.
 
     Returns ``customer_id, lookalike_rank (1..k), lookalike_customer_id,
     similarity_score``, sorted by customer id then rank, ``min(k, n - 1)`` rows per
-    customer. ``method`` is ``"auto"``, ``"exact"``, ``"tree"`` or ``"ivf"`` (see the module
-    docstring); ``auto_exact_limit`` is the largest ``n`` for which ``"auto"`` is exact;
-    ``block_rows`` the query rows per block of the exact method (default: 64 MiB blocks);
+    customer. ``method`` is ``"auto"``, ``"exact"`` or ``"ivf"`` (see the module docstring);
+    ``auto_exact_limit`` is the largest ``n`` for which ``"auto"`` is exact;
     ``n_cells`` / ``n_probe`` / ``random_state`` tune the ``"ivf"`` method.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
-    if block_rows is not None and block_rows < 1:
-        raise ValueError("block_rows must be >= 1")
     sorted_ids, units = _prepare(ids, X)
     n = units.shape[0]
     k_eff = min(int(k), n - 1)
@@ -453,15 +387,11 @@ def top_k_lookalikes(
     for r in np.flatnonzero(zero):
         neighbours[r] = first[first != r][:k_eff]
 
-    if method == "auto":
-        method = "exact" if n <= auto_exact_limit else "ivf"
     if queries.size:
-        if method == "exact":
-            neighbours[queries] = _exact_search(units, queries, k_eff, block_rows)
-        elif method == "tree":
-            neighbours[queries] = _tree_search(units, queries, k_eff)
-        else:
-            neighbours[queries] = _ivf_search(units, queries, k_eff, n_cells, n_probe, random_state)
+        index = _Index(
+            units, _method_for(n, method, auto_exact_limit), n_cells, n_probe, random_state
+        )
+        neighbours[queries] = _search_top_k(index, queries, k_eff)
     return _lookalike_frame(sorted_ids, neighbours, sorted_ids, units)
 
 
@@ -497,6 +427,11 @@ def expand_audience(
     size: int | None = None,
     min_similarity: float | None = None,
     *,
+    method: str = "auto",
+    auto_exact_limit: int = 200_000,
+    n_cells: int | None = None,
+    n_probe: int = 8,
+    random_state: int = 42,
     block_rows: int | None = None,
 ) -> pd.DataFrame:
     """Rank non-seed customers by their highest cosine similarity to any seed customer.
@@ -508,7 +443,16 @@ def expand_audience(
     seed of a tie is the smallest seed id, and customers with equal scores are ranked by
     ascending id. Unknown seed ids raise ``ValueError`` naming them; duplicate seed ids are
     used once. Memory: ``block_rows x n_seeds`` float64 per block (default 128 MiB).
+
+    With ``size`` the candidates come from the lookalike index (``method``, as in
+    :func:`top_k_lookalikes`): the ``size + seeds + 3`` nearest customers of every seed,
+    which hold every customer of the true audience; the ``"exact"`` index completes ties at
+    the boundary with a radius query, so the result equals a scan of all customers. Without
+    ``size`` (threshold only), and whenever the index cannot bound the audience (a
+    zero-vector seed, a cut-off score at or below 0), every customer is scanned exactly.
     """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
     if size is None and min_similarity is None:
         raise ValueError("give size, min_similarity, or both")
     if size is not None and (
@@ -533,17 +477,40 @@ def expand_audience(
     seed_rows = np.sort(position)
     is_seed = np.zeros(units.shape[0], dtype=bool)
     is_seed[seed_rows] = True
-    candidates = np.flatnonzero(~is_seed)
     seed_vectors = units[seed_rows]
 
-    best = np.empty(candidates.size)
-    nearest = np.empty(candidates.size, dtype=np.int64)
-    rows = block_rows or max(1, _BLOCK_ELEMENTS // seed_rows.size)
-    for start in range(0, candidates.size, rows):
-        block = units[candidates[start : start + rows]] @ seed_vectors.T
-        which = np.argmax(np.round(block, _ROUND), axis=1)  # first max: smallest seed id
-        nearest[start : start + rows] = which
-        best[start : start + rows] = block[np.arange(block.shape[0]), which]
+    def score(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Best similarity to any seed and that seed's position, exactly, in blocks."""
+        best = np.empty(rows.size)
+        nearest = np.empty(rows.size, dtype=np.int64)
+        step = block_rows or max(1, _BLOCK_ELEMENTS // seed_rows.size)
+        progress = _Progress("audience scoring", rows.size)
+        for start in range(0, rows.size, step):
+            block = units[rows[start : start + step]] @ seed_vectors.T
+            which = np.argmax(np.round(block, _ROUND), axis=1)  # first max: smallest seed id
+            nearest[start : start + step] = which
+            best[start : start + step] = block[np.arange(block.shape[0]), which]
+            progress.update(min(start + step, rows.size))
+        return best, nearest
+
+    candidates = np.flatnonzero(~is_seed)
+    if size is not None and not _zero_rows(seed_vectors).any():
+        narrowed = _audience_candidates(
+            units,
+            seed_rows,
+            int(size),
+            _Index(
+                units,
+                _method_for(units.shape[0], method, auto_exact_limit),
+                n_cells,
+                n_probe,
+                random_state,
+            ),
+            score,
+        )
+        if narrowed is not None:
+            candidates = narrowed[~is_seed[narrowed]]
+    best, nearest = score(candidates)
     best = np.clip(best, -1.0, 1.0)
     rounded = np.round(best, _ROUND)
     keep = np.ones(candidates.size, dtype=bool)
@@ -563,15 +530,43 @@ def expand_audience(
     )[list(AUDIENCE_COLUMNS)]
 
 
+def _audience_candidates(
+    units: np.ndarray,
+    seed_rows: np.ndarray,
+    size: int,
+    index: _Index,
+    score: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+) -> np.ndarray | None:
+    """Sorted rows that hold the ``size`` best non-seed customers, or None (scan all)."""
+    count = size + seed_rows.size + _MARGIN
+    if count >= index.size:
+        return None
+    rows, sims = index.search(units[seed_rows], count)
+    zero = np.flatnonzero(_zero_rows(units))
+    found = np.union1d(rows[rows >= 0], zero)
+    found = found[~np.isin(found, seed_rows)]
+    if found.size < size:
+        return None
+    if index.method == "exact":
+        best, _ = score(found)
+        cut = np.sort(np.round(best, _ROUND))[::-1][size - 1] - _TREE_DELTA
+        if cut <= _TREE_DELTA:
+            return None  # customers at similarity <= 0 are not bounded by any seed's list
+        # A seed whose retrieved list ends above the cut may have more customers there.
+        for r in np.flatnonzero(sims[:, -1] >= cut):
+            found = np.union1d(found, index.within(units[seed_rows[r]], cut))
+    return found
+
+
 def lookalikes_from_features(
     customer_features: pd.DataFrame,
     *,
     features: Sequence[str] = DEFAULT_LOOKALIKE_FEATURES,
     k: int = 3,
     method: str = "auto",
-    auto_exact_limit: int = 100_000,
+    auto_exact_limit: int = 200_000,
     n_cells: int | None = None,
-    n_probe: int = 10,
+    n_probe: int = 8,
     random_state: int = 42,
 ) -> pd.DataFrame:
     """:func:`top_k_lookalikes` on the standardized ``features`` of ``customer_features``."""
@@ -619,3 +614,22 @@ def audience_from_features(
     return expand_audience(
         fm.customer_ids, fm.matrix, seed_ids, size=size, min_similarity=min_similarity
     )
+
+
+def read_feature_columns(relation: Any, features: Sequence[str]) -> pd.DataFrame:
+    """``customer_id`` and the columns of a feature spec, read from a DuckDB relation (or a
+    Spark DataFrame, through Arrow).
+
+    Only the needed columns leave the database, through Arrow (no row objects); names are
+    matched against the relation's own columns and passed as column expressions, never as
+    SQL text.
+    """
+    columns = [ID_COLUMN, *resolve_feature_columns(relation.columns, features)]
+    if is_spark_frame(relation):  # dbt-spark hands a Spark DataFrame (docs/spark.md)
+        return to_pandas(relation.select(*columns))
+    import duckdb
+
+    table = relation.select(*(duckdb.ColumnExpression(column) for column in columns)).arrow()
+    if not hasattr(table, "to_pandas"):  # duckdb 1.4+: .arrow() gives a record batch reader
+        table = table.read_all()
+    return table.to_pandas()

@@ -3,11 +3,12 @@
 On DuckDB (or any pandas input) this is
 :func:`customer_analytics.lookalikes.lookalikes_from_features`.
 On Spark the feature mart (one row per customer, small next to the transactions) is
-standardized on the driver, the normalised index is broadcast, and the search for all
-customers runs in ``mapInPandas`` over partitions of customer positions: each task answers its
-own customers against the whole index, so no single process holds all results, and the rows
-go straight into the table. Every customer's answer depends only on the index, so the result
-is the one :func:`~customer_analytics.lookalikes.top_k_lookalikes` gives, to the last digit.
+standardized on the driver, the normalised vectors are broadcast, and the search for all
+customers runs in ``mapInPandas`` over partitions of customer positions: each task builds the
+retrieval index once and answers its own customers against all of them, so no single process
+holds all results, and the rows go straight into the table. Every customer's answer depends
+only on the vectors, so the result is the one
+:func:`~customer_analytics.lookalikes.top_k_lookalikes` gives, to the last digit.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pandas as pd
 
 from customer_analytics import lookalikes
 from customer_analytics.features import build_feature_matrix
-from customer_analytics.frames import is_spark_frame, to_pandas
+from customer_analytics.frames import is_spark_frame
 
 __all__ = ["LOOKALIKE_SCHEMA", "lookalikes_for_relation", "lookalikes_of_rows", "spark_lookalikes"]
 
@@ -43,12 +44,14 @@ def lookalikes_of_rows(
     units: np.ndarray,
     rows: np.ndarray,
     k: int,
+    index: Any = None,
     **options: Any,
 ) -> pd.DataFrame:
     """The ``k`` lookalikes of the customers at positions ``rows`` of the prepared index.
 
     ``sorted_ids`` and ``units`` are the id-sorted ids and L2-normalised rows that
-    ``top_k_lookalikes`` prepares; the rows answered are exactly its rows for those customers.
+    ``top_k_lookalikes`` prepares; ``index`` its retrieval index over them (built here when
+    not given). The rows answered are exactly its rows for those customers.
     """
     settings = {**_OPTIONS, **options}
     n = units.shape[0]
@@ -63,25 +66,23 @@ def lookalikes_of_rows(
     for position in np.flatnonzero(is_zero):
         neighbours[position] = first[first != rows[position]][:k_eff]
     queries = rows[~is_zero]
-    method = settings["method"]
-    if method == "auto":
-        method = "exact" if n <= settings["auto_exact_limit"] else "ivf"
     if queries.size:
-        if method == "exact":
-            found = lookalikes._exact_search(units, queries, k_eff, None)
-        elif method == "tree":
-            found = lookalikes._tree_search(units, queries, k_eff)
-        else:
-            found = lookalikes._ivf_search(
-                units,
-                queries,
-                k_eff,
-                settings["n_cells"],
-                settings["n_probe"],
-                settings["random_state"],
-            )
-        neighbours[~is_zero] = found
+        if index is None:
+            index = build_index(units, **settings)
+        neighbours[~is_zero] = lookalikes._search_top_k(index, queries, k_eff)
     return _frame(sorted_ids, units, rows, neighbours)
+
+
+def build_index(units: np.ndarray, **options: Any) -> Any:
+    """``top_k_lookalikes``' retrieval index over the prepared unit vectors."""
+    settings = {**_OPTIONS, **options}
+    return lookalikes._Index(
+        units,
+        lookalikes._method_for(units.shape[0], settings["method"], settings["auto_exact_limit"]),
+        settings["n_cells"],
+        settings["n_probe"],
+        settings["random_state"],
+    )
 
 
 def _frame(
@@ -103,7 +104,9 @@ def _frame(
 
 def spark_lookalikes(customer_features: Any, *, features: Sequence[str], k: int) -> Any:
     """``customer_lookalikes`` as a Spark DataFrame, searched in parallel over partitions."""
-    fm = build_feature_matrix(to_pandas(customer_features), features)
+    fm = build_feature_matrix(
+        lookalikes.read_feature_columns(customer_features, features), features
+    )
     sorted_ids, units = lookalikes._prepare(fm.customer_ids, fm.matrix)
     session = customer_features.sparkSession
     n = int(sorted_ids.size)
@@ -117,8 +120,12 @@ def spark_lookalikes(customer_features: Any, *, features: Sequence[str], k: int)
 
     def search(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         ids, vectors = shipped if isinstance(shipped, tuple) else shipped.value
+        index = None  # built once per task, on its first customers that need a search
         for batch in batches:
-            yield lookalikes_of_rows(ids, vectors, batch["id"].to_numpy(), k)
+            rows = batch["id"].to_numpy()
+            if index is None and not lookalikes._zero_rows(vectors[rows]).all():
+                index = build_index(vectors)
+            yield lookalikes_of_rows(ids, vectors, rows, k, index=index)
 
     return session.range(0, n, 1, partitions).mapInPandas(search, LOOKALIKE_SCHEMA)
 
@@ -127,4 +134,6 @@ def lookalikes_for_relation(customer_features: Any, *, features: Sequence[str], 
     """``customer_lookalikes`` from what ``dbt.ref('customer_features')`` returned."""
     if is_spark_frame(customer_features):
         return spark_lookalikes(customer_features, features=features, k=k)
-    return lookalikes.lookalikes_from_features(to_pandas(customer_features), features=features, k=k)
+    return lookalikes.lookalikes_from_features(
+        lookalikes.read_feature_columns(customer_features, features), features=features, k=k
+    )

@@ -20,7 +20,7 @@ from customer_analytics.lookalikes import (
     top_k_lookalikes,
 )
 
-EXACT_METHODS = ["exact", "tree"]
+EXACT_METHODS = ["exact"]
 
 
 @pytest.fixture(autouse=True)
@@ -86,11 +86,12 @@ def test_exact_methods_equal_brute_force(method, n, d, k):
     assert_same_lookalikes(top_k_lookalikes(ids, x, k, method=method), expected)
 
 
-def test_exact_search_in_many_small_blocks_is_the_same():
-    ids, x = random_data(700, 5, seed=3)
-    assert_same_lookalikes(
-        top_k_lookalikes(ids, x, 3, method="exact", block_rows=7), brute_force(ids, x, 3)
-    )
+def test_exact_search_on_clustered_data_with_region_one_hot():
+    # The shape of the real feature matrix: a one-hot block plus continuous features.
+    x, labels = make_blobs(n_samples=3000, n_features=8, centers=6, random_state=4)
+    x = np.hstack([np.eye(4)[labels % 4], x])
+    ids = make_ids(len(x))
+    assert_same_lookalikes(top_k_lookalikes(ids, x, 3, method="exact"), brute_force(ids, x, 3))
 
 
 def test_auto_is_exact_below_the_limit():
@@ -124,13 +125,13 @@ def test_auto_switches_to_ivf_above_the_limit():
     x, _ = make_blobs(n_samples=2000, n_features=6, centers=5, random_state=2)
     ids = make_ids(2000)
     expected = brute_force(ids, x, 3)
-    got = top_k_lookalikes(ids, x, 3, auto_exact_limit=1000)  # ~45 cells, 16 probes
+    got = top_k_lookalikes(ids, x, 3, auto_exact_limit=1000)  # ivf: 45 cells, 8 probed
     want = expected.groupby("customer_id")["lookalike_customer_id"].apply(set)
     have = got.groupby("customer_id")["lookalike_customer_id"].apply(set)
     assert np.mean([len(want[c] & have[c]) / 3 for c in want.index]) >= 0.99
 
 
-@pytest.mark.parametrize("method", ["exact", "tree", "ivf"])
+@pytest.mark.parametrize("method", ["exact", "ivf"])
 def test_output_contract(method):
     ids, x = random_data(200, 5, seed=1)
     df = top_k_lookalikes(ids, x, 4, method=method)
@@ -145,7 +146,7 @@ def test_output_contract(method):
     assert not df.duplicated(["customer_id", "lookalike_customer_id"]).any()
 
 
-@pytest.mark.parametrize("method", ["exact", "tree", "ivf"])
+@pytest.mark.parametrize("method", ["exact", "ivf"])
 def test_input_order_does_not_matter(method):
     ids, x = random_data(500, 5, seed=4)
     perm = np.random.default_rng(0).permutation(500)
@@ -155,7 +156,7 @@ def test_input_order_does_not_matter(method):
     )
 
 
-@pytest.mark.parametrize("method", ["exact", "tree", "ivf"])
+@pytest.mark.parametrize("method", ["exact", "ivf"])
 def test_ties_go_to_smaller_ids(method):
     # 40 identical customers: every one's lookalikes are the smallest other ids, score 1.
     x = np.tile([[1.0, 2.0, 3.0]], (40, 1))
@@ -168,7 +169,7 @@ def test_ties_go_to_smaller_ids(method):
     np.testing.assert_allclose(df["similarity_score"], 1.0)
 
 
-@pytest.mark.parametrize("method", ["exact", "tree", "ivf"])
+@pytest.mark.parametrize("method", ["exact", "ivf"])
 def test_ties_with_float_noise_are_still_ties(method):
     # Scaled copies have cosine 1 up to rounding; equal to 12 decimals means tied.
     rng = np.random.default_rng(2)
@@ -184,7 +185,7 @@ def test_ties_with_float_noise_are_still_ties(method):
     ]
 
 
-@pytest.mark.parametrize("method", ["exact", "tree", "ivf"])
+@pytest.mark.parametrize("method", ["exact", "ivf"])
 def test_zero_vectors_have_similarity_zero(method):
     x = np.array([[0.0, 0.0], [1.0, 0.0], [-1.0, 0.0], [0.0, 0.0], [1.0, 1.0]])
     ids = np.array(["E", "A", "B", "D", "C"], dtype=object)
@@ -202,7 +203,7 @@ def test_zero_vectors_have_similarity_zero(method):
     assert df.loc[("C", 2), "similarity_score"] == 0.0
 
 
-@pytest.mark.parametrize("method", ["exact", "tree", "ivf"])
+@pytest.mark.parametrize("method", ["exact", "ivf"])
 def test_all_zero_vectors(method):
     df = top_k_lookalikes(make_ids(5), np.zeros((5, 3)), 2, method=method)
     assert df["lookalike_customer_id"].tolist() == [
@@ -212,7 +213,7 @@ def test_all_zero_vectors(method):
     assert (df["similarity_score"] == 0).all()
 
 
-@pytest.mark.parametrize("method", ["exact", "tree", "ivf"])
+@pytest.mark.parametrize("method", ["exact", "ivf"])
 def test_fewer_customers_than_k(method):
     ids, x = random_data(4, 3, seed=0)
     df = top_k_lookalikes(ids, x, 10, method=method)
@@ -240,7 +241,6 @@ def test_many_duplicates_beyond_the_margin():
     [
         ({"k": 0}, "k must be"),
         ({"method": "hnsw"}, "unknown method"),
-        ({"block_rows": 0}, "block_rows"),
     ],
 )
 def test_invalid_arguments(kwargs, error):
@@ -399,3 +399,48 @@ def test_audience_from_features_can_ignore_seed_ids_the_data_lacks() -> None:
         "similarity_score",
         "nearest_seed_customer_id",
     ]
+
+
+@pytest.mark.parametrize("size", [1, 7, 40])
+def test_expand_audience_through_the_index_equals_the_full_scan(size):
+    # size + seeds + margin is far below n, so the candidates come from the k-d tree; the
+    # six identical customers of random_data make ties at the cut-off likely.
+    ids, x = random_data(2000, 5, seed=21)
+    seeds = [ids[0], ids[3], ids[50], ids[400]]
+    expected = brute_audience(ids, x, seeds).head(size)
+    got = expand_audience(ids, x, seeds, size=size, method="exact")
+    assert got["customer_id"].tolist() == expected["customer_id"].tolist()
+    assert got["nearest_seed_customer_id"].tolist() == expected["nearest_seed_customer_id"].tolist()
+    np.testing.assert_allclose(got["similarity_score"], expected["similarity_score"], atol=1e-12)
+
+
+def test_expand_audience_through_the_ivf_index():
+    x, _ = make_blobs(n_samples=3000, n_features=6, centers=5, random_state=3)
+    ids = make_ids(3000)
+    seeds = list(ids[[5, 600, 1200]])
+    expected = brute_audience(ids, x, seeds).head(50)
+    got = expand_audience(ids, x, seeds, size=50, method="ivf", n_cells=40, n_probe=8)
+    again = expand_audience(ids, x, seeds, size=50, method="ivf", n_cells=40, n_probe=8)
+    pd.testing.assert_frame_equal(got, again)
+    assert len(set(got["customer_id"]) & set(expected["customer_id"])) >= 49
+    # Scores are exact wherever a customer is found.
+    want = expected.set_index("customer_id")["similarity_score"]
+    common = got[got["customer_id"].isin(want.index)]
+    np.testing.assert_allclose(
+        common["similarity_score"], want[common["customer_id"]].to_numpy(), atol=1e-12
+    )
+
+
+def test_ivf_output_does_not_depend_on_the_thread_count():
+    import faiss
+
+    ids, x = random_data(4000, 8, seed=30)
+    before = faiss.omp_get_max_threads()
+    try:
+        faiss.omp_set_num_threads(1)
+        one = top_k_lookalikes(ids, x, 3, method="ivf", n_cells=50, n_probe=4)
+        faiss.omp_set_num_threads(2)
+        two = top_k_lookalikes(ids, x, 3, method="ivf", n_cells=50, n_probe=4)
+    finally:
+        faiss.omp_set_num_threads(before)
+    pd.testing.assert_frame_equal(one, two)

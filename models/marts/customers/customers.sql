@@ -2,6 +2,10 @@ with customers as (
     select * from {{ ref('stg_shop__customers') }}
 ),
 
+customer_category_sales as (
+    select * from {{ ref('int_customer_category_sales') }}
+),
+
 transactions as (
     select * from {{ ref('int_transactions_enriched') }}
 ),
@@ -9,26 +13,30 @@ transactions as (
 purchases_aggregated_to_customer as (
     select
         customer_id,
-        count(*) as transaction_count,
-        sum(total_value) as total_revenue,
+        {{ sum_as_bigint('transaction_count') }} as transaction_count,
+        sum(revenue) as total_revenue,
         {{ sum_as_bigint('quantity') }} as total_quantity,
-        count(distinct product_id) as distinct_products,
-        count(distinct category) as distinct_categories,
-        count(distinct sales_month) as active_months,
-        min(transaction_date) as first_purchase_date,
-        max(transaction_date) as last_purchase_date,
-        {{ sum_as_bigint('case when is_before_signup then 1 else 0 end') }} as transactions_before_signup
-    from transactions
+        {{ sum_as_bigint('distinct_products') }} as distinct_products,
+        count(category) as distinct_categories,
+        min(first_purchase_date) as first_purchase_date,
+        max(last_purchase_date) as last_purchase_date,
+        {{ sum_as_bigint('transactions_before_signup') }} as transactions_before_signup
+    from customer_category_sales
     group by customer_id
 ),
 
-spend_by_customer_and_category as (
+-- The one per-customer figure that does not add up over categories.
+active_months_of_customer as (
     select
         customer_id,
-        category,
-        sum(total_value) as category_revenue
-    from transactions
-    group by customer_id, category
+        count(*) as active_months
+    from (
+        select distinct
+            customer_id,
+            sales_month
+        from transactions
+    ) as customer_months
+    group by customer_id
 ),
 
 favourite_categories as (
@@ -41,9 +49,9 @@ favourite_categories as (
             category,
             row_number() over (
                 partition by customer_id
-                order by category_revenue desc, category asc
+                order by revenue desc, category asc
             ) as category_rank
-        from spend_by_customer_and_category
+        from customer_category_sales
     ) as ranked_categories
     where category_rank = 1
 ),
@@ -59,7 +67,7 @@ customers_joined_to_purchases as (
         coalesce(purchases_aggregated_to_customer.total_quantity, 0) as total_quantity,
         coalesce(purchases_aggregated_to_customer.distinct_products, 0) as distinct_products,
         coalesce(purchases_aggregated_to_customer.distinct_categories, 0) as distinct_categories,
-        coalesce(purchases_aggregated_to_customer.active_months, 0) as active_months,
+        coalesce(active_months_of_customer.active_months, 0) as active_months,
         coalesce(purchases_aggregated_to_customer.transactions_before_signup, 0)
             as transactions_before_signup,
         purchases_aggregated_to_customer.first_purchase_date,
@@ -69,6 +77,8 @@ customers_joined_to_purchases as (
     from customers
     left join purchases_aggregated_to_customer
         on customers.customer_id = purchases_aggregated_to_customer.customer_id
+    left join active_months_of_customer
+        on customers.customer_id = active_months_of_customer.customer_id
     left join favourite_categories
         on customers.customer_id = favourite_categories.customer_id
 ),

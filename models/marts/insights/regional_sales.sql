@@ -2,8 +2,8 @@ with customers as (
     select * from {{ ref('stg_shop__customers') }}
 ),
 
-transactions as (
-    select * from {{ ref('int_transactions_enriched') }}
+customer_category_sales as (
+    select * from {{ ref('int_customer_category_sales') }}
 ),
 
 customers_aggregated_to_region as (
@@ -17,16 +17,16 @@ customers_aggregated_to_region as (
 sales_aggregated_to_region as (
     select
         region,
-        count(*) as transactions,
+        {{ sum_as_bigint('transaction_count') }} as transactions,
         {{ sum_as_bigint('quantity') }} as units,
-        sum(total_value) as revenue,
+        sum(revenue) as revenue,
         count(distinct customer_id) as purchasing_customers
-    from transactions
+    from customer_category_sales
     group by region
 ),
 
 total_revenue as (
-    select sum(total_value) as revenue from transactions
+    select sum(revenue) as revenue from customer_category_sales
 ),
 
 final as (
