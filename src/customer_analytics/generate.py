@@ -21,6 +21,20 @@ the customer's signup date (40 % of the older archetypes' customers shopped as g
 registered only between May and August 2024), and exactly one customer (an at_risk one) has
 no transactions.
 
+``--taste-share S`` plants product-level taste finer than the categories: the products are
+split at random into groups of ``--taste-group-size`` (default 5), every customer is given one
+group, and each of their purchases is, with probability S, a product of that group (bought
+together by the customers who share the group). The groups are listed in
+``product_taste_groups.csv`` and the customers' groups in ``customer_taste_groups.csv``.
+
+``--churn-share S`` plants churn: that share of the customers who could churn (every archetype
+but new_customer) stop buying at a drawn date between 2024-03-01 and 2024-09-30; their purchases
+keep their count and order but are compressed into the time before that date.
+``customer_churn.csv`` lists every customer's last possible active date (``ActiveUntil``,
+2024-07-31 for the at_risk archetype, which always stops then) and whether the option made
+them a churner (``IsPlantedChurner``). Both options are off by default and draw from their
+own random streams, so the default output stays byte-identical.
+
 ``--defects N`` appends N deliberately bad rows (twelve kinds, cycled in a fixed order) and
 lists them in ``defects.csv`` next to the truth file. With defects, the date columns hold
 text (so that an unparseable date can be written), also in Parquet.
@@ -56,10 +70,16 @@ __all__ = [
     "ARCHETYPES",
     "ARCHETYPE_SPECS",
     "CATEGORIES",
+    "CHURN_COLUMNS",
+    "CHURN_FILE",
     "CUSTOMER_COLUMNS",
+    "CUSTOMER_TASTE_COLUMNS",
+    "CUSTOMER_TASTE_FILE",
     "DEFECT_COLUMNS",
     "DEFECT_KINDS",
     "PRODUCT_COLUMNS",
+    "PRODUCT_TASTE_COLUMNS",
+    "PRODUCT_TASTE_FILE",
     "REGIONS",
     "TRANSACTION_COLUMNS",
     "TRUTH_COLUMNS",
@@ -147,6 +167,13 @@ DEFECT_COLUMNS: tuple[str, ...] = ("File", "RowNumber", "Column", "Kind")
 TABLE_STEMS: tuple[str, ...] = ("Customers", "Products", "Transactions")
 TRUTH_FILE = "customer_archetypes.csv"
 DEFECTS_FILE = "defects.csv"
+PRODUCT_TASTE_FILE = "product_taste_groups.csv"
+CUSTOMER_TASTE_FILE = "customer_taste_groups.csv"
+CHURN_FILE = "customer_churn.csv"
+PRODUCT_TASTE_COLUMNS: tuple[str, ...] = ("ProductID", "TasteGroup")
+CUSTOMER_TASTE_COLUMNS: tuple[str, ...] = ("CustomerID", "TasteGroup")
+CHURN_COLUMNS: tuple[str, ...] = ("CustomerID", "ActiveUntil", "IsPlantedChurner")
+CHURN_WINDOW: tuple[str, str] = ("2024-03-01", "2024-09-30")  # planted churn dates (inclusive)
 
 SECONDS_PER_DAY = 86_400
 SIGNUP_FIRST = "2022-01-01"
@@ -366,8 +393,15 @@ class Config:
     transactions: int = 1000
     seed: int = 42
     defects: int = 0
+    taste_share: float = 0.0
+    taste_group_size: int = 5
+    churn_share: float = 0.0
 
     def validate(self) -> None:
+        if not 0.0 <= self.taste_share <= 1.0 or not 0.0 <= self.churn_share <= 1.0:
+            raise ValueError("--taste-share and --churn-share must be between 0 and 1")
+        if self.taste_group_size < 2:
+            raise ValueError("--taste-group-size must be at least 2")
         if self.customers < 1:
             raise ValueError("--customers must be at least 1")
         if self.products < len(CATEGORIES):
@@ -387,6 +421,12 @@ class Dataset:
     transactions: pa.Table
     archetypes: pa.Table
     defects: pa.Table
+    product_taste: pa.Table | None = None
+    """ProductID -> TasteGroup, only with ``taste_share`` > 0."""
+    customer_taste: pa.Table | None = None
+    """CustomerID -> TasteGroup, only with ``taste_share`` > 0."""
+    churn: pa.Table | None = None
+    """CustomerID, ActiveUntil, IsPlantedChurner, only with ``churn_share`` > 0."""
     tables: dict[str, pa.Table] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -513,6 +553,69 @@ def _generate_transactions(
     # Transaction IDs in random order, like the published file.
     shuffle = rng.permutation(t)
     return _Transactions(customer[shuffle], product[shuffle], timestamp[shuffle], quantity[shuffle])
+
+
+@dataclass
+class _Taste:
+    product_group: np.ndarray  # int32 group of each product
+    customer_group: np.ndarray  # int32 group of each customer
+
+
+def _plant_taste(
+    cfg: Config, tx: _Transactions, rng: np.random.Generator
+) -> tuple[_Transactions, _Taste]:
+    """Replace a ``taste_share`` of each customer's purchases by products of their group."""
+    p, size = cfg.products, cfg.taste_group_size
+    order = rng.permutation(p)
+    product_group = np.empty(p, dtype=np.int32)
+    product_group[order] = np.arange(p) // size
+    groups = int(product_group.max()) + 1
+    starts = np.arange(groups) * size
+    lengths = np.minimum(starts + size, p) - starts
+    customer_group = rng.integers(0, groups, cfg.customers).astype(np.int32)
+    t = tx.customer.size
+    replaced = rng.random(t) < cfg.taste_share
+    offset = rng.random(t)
+    group = customer_group[tx.customer]
+    member = starts[group] + np.minimum(
+        (offset * lengths[group]).astype(np.int64), lengths[group] - 1
+    )
+    product = np.where(replaced, order[member], tx.product).astype(np.int32)
+    return (
+        _Transactions(tx.customer, product, tx.timestamp, tx.quantity),
+        _Taste(product_group, customer_group),
+    )
+
+
+def _plant_churn(
+    cfg: Config, cust: _Customers, tx: _Transactions, rng: np.random.Generator
+) -> tuple[_Transactions, np.ndarray, np.ndarray]:
+    """Stop a ``churn_share`` of the eligible customers at a drawn date.
+
+    Returns the transactions, every customer's last possible active day and the churner mask.
+    A churner's purchases keep their count and order but are compressed linearly from
+    [start of their window, end of it] into [start, churn day], so nothing is dropped.
+    """
+    n = cfg.customers
+    active_until = np.array([_day(a.active[1]) for a in ARCHETYPE_SPECS])[cust.archetype]
+    eligible = np.flatnonzero(cust.archetype != NEW_CUSTOMER)
+    chosen = rng.permutation(eligible)[: round(cfg.churn_share * eligible.size)]
+    churner = np.zeros(n, dtype=bool)
+    churner[chosen] = True
+    low, high = _day(CHURN_WINDOW[0]), _day(CHURN_WINDOW[1]) + 1
+    drawn = _uniform_int(rng, low, high, n)
+    active_until = np.where(churner, np.minimum(drawn, active_until), active_until)
+    start = np.array([_day(a.active[0]) for a in ARCHETYPE_SPECS])[cust.archetype]
+    window_end = np.array([_day(a.active[1]) + 1 for a in ARCHETYPE_SPECS])[cust.archetype]
+    who = tx.customer
+    moved = churner[who]
+    first = start[who] * SECONDS_PER_DAY
+    span = (window_end[who] - start[who]) * SECONDS_PER_DAY
+    new_span = (active_until[who] + 1 - start[who]) * SECONDS_PER_DAY
+    # integer arithmetic: exact and deterministic
+    compressed = first + (tx.timestamp - first) * new_span // span
+    timestamp = np.where(moved, compressed, tx.timestamp)
+    return _Transactions(tx.customer, tx.product, timestamp, tx.quantity), active_until, churner
 
 
 def _money(cents: np.ndarray) -> np.ndarray:
@@ -696,7 +799,9 @@ def generate(cfg: Config, progress: Progress | None = None) -> Dataset:
     """Generate all tables in memory (Arrow), deterministically from ``cfg``."""
     cfg.validate()
     progress = progress or Progress(enabled=False)
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(4)]
+    # Streams 4 and 5 (taste, churn) are drawn only when their option is on: spawning six
+    # children leaves the first four, and so the default output, unchanged.
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(6)]
 
     with progress.step("customers", cfg.customers):
         cust = _generate_customers(cfg, streams[0])
@@ -704,7 +809,16 @@ def generate(cfg: Config, progress: Progress | None = None) -> Dataset:
         prod = _generate_products(cfg, streams[1])
     with progress.step("transactions", cfg.transactions):
         tx = _generate_transactions(cfg, cust, prod, streams[2])
-        counts = np.bincount(tx.customer, minlength=cfg.customers)
+    taste: _Taste | None = None
+    if cfg.taste_share > 0:
+        with progress.step("plant taste", tx.customer.size):
+            tx, taste = _plant_taste(cfg, tx, streams[4])
+    churn: tuple[np.ndarray, np.ndarray] | None = None
+    if cfg.churn_share > 0:
+        with progress.step("plant churn", tx.customer.size):
+            tx, active_until, churner = _plant_churn(cfg, cust, tx, streams[5])
+            churn = (active_until, churner)
+    counts = np.bincount(tx.customer, minlength=cfg.customers)
     widths = _id_widths(cfg)
     with progress.step("defects", cfg.defects):
         planner = _DefectPlanner(cfg, prod, np.flatnonzero(counts > 0), widths, streams[3])
@@ -775,8 +889,28 @@ def generate(cfg: Config, progress: Progress | None = None) -> Dataset:
                 )
             }
         )
+        product_taste = customer_taste = churn_table = None
+        if taste is not None:
+            product_taste = pa.table(
+                dict(zip(PRODUCT_TASTE_COLUMNS, (product_ids, taste.product_group), strict=True))
+            )
+            customer_taste = pa.table(
+                dict(zip(CUSTOMER_TASTE_COLUMNS, (customer_ids, taste.customer_group), strict=True))
+            )
+        if churn is not None:
+            until = pa.array(churn[0].astype(np.int32), pa.date32())
+            churn_table = pa.table(
+                dict(zip(CHURN_COLUMNS, (customer_ids, until, pa.array(churn[1])), strict=True))
+            )
     return Dataset(
-        tables["Customers"], tables["Products"], tables["Transactions"], archetypes, defect_table
+        tables["Customers"],
+        tables["Products"],
+        tables["Transactions"],
+        archetypes,
+        defect_table,
+        product_taste,
+        customer_taste,
+        churn_table,
     )
 
 
@@ -876,6 +1010,17 @@ def write_dataset(
         written.append(defects)
     else:  # a stale list from an earlier run would describe rows that are not there
         defects.unlink(missing_ok=True)
+    for name, table in (
+        (PRODUCT_TASTE_FILE, data.product_taste),
+        (CUSTOMER_TASTE_FILE, data.customer_taste),
+        (CHURN_FILE, data.churn),
+    ):
+        path = truth_dir / name
+        if table is not None:
+            write_csv(table, path)
+            written.append(path)
+        else:  # stale truth of an earlier run with the option on
+            path.unlink(missing_ok=True)
     return written
 
 
@@ -893,6 +1038,16 @@ def _count(minimum: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -953,6 +1108,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="append this many deliberately bad rows, listed in "
         f"{DEFECTS_FILE} (default %(default)s)",
     )
+    parser.add_argument(
+        "--taste-share",
+        type=_share,
+        default=defaults.taste_share,
+        help="share of purchases drawn from the customer's product taste group, listed in "
+        f"{PRODUCT_TASTE_FILE} and {CUSTOMER_TASTE_FILE} (default %(default)s: off)",
+    )
+    parser.add_argument(
+        "--taste-group-size",
+        type=_count(2),
+        default=defaults.taste_group_size,
+        help="products per taste group (default %(default)s)",
+    )
+    parser.add_argument(
+        "--churn-share",
+        type=_share,
+        default=defaults.churn_share,
+        help="share of customers (all archetypes but new_customer) who stop buying at a drawn "
+        f"date, listed in {CHURN_FILE} (default %(default)s: off)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -964,6 +1139,9 @@ def run(args: argparse.Namespace) -> int:
         transactions=args.transactions,
         seed=args.seed,
         defects=args.defects,
+        taste_share=args.taste_share,
+        taste_group_size=args.taste_group_size,
+        churn_share=args.churn_share,
     )
     out: Path = args.out
     truth_dir: Path = args.truth_dir if args.truth_dir is not None else out / "truth"

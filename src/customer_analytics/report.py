@@ -761,6 +761,8 @@ class _Builder:
             ("k-sweep chart", self.k_sweep),
             ("segment PCA scatter and heatmap", self.segments),
             ("lookalike and recommendation tables", self.lookalikes_and_recommendations),
+            ("recommendation backtest", self.recommendation_backtest),
+            ("churn risk and lifetime value", self.churn_and_lifetime_value),
             ("data-quality summary", self.data_quality),
         ]
 
@@ -1015,7 +1017,8 @@ class _Builder:
             "lookalikes",
             "Lookalikes and recommendations",
             "Each customer's most similar customers (cosine similarity of standardized features,"
-            " 1 = most alike) and the products recommended from what their lookalikes bought.",
+            " 1 = most alike) and the products recommended to them: bought together with what"
+            " they bought, bought by their lookalikes, or best sellers of their segment.",
         )
         names = (
             self.db.df("select customer_id, customer_name from customers")
@@ -1109,6 +1112,161 @@ class _Builder:
                 )
             )
         return "".join(tables)
+
+    # -- recommendation backtest, churn and lifetime value (reco) ---------------------------
+
+    def recommendation_backtest(self) -> None:
+        self._open(
+            "recommendation-backtest",
+            "Recommendation backtest",
+            "Trained on the transactions up to the cutoff, scored on the held-out days after it:"
+            " the share of customers who bought something new there and found it among their"
+            " recommendations (hit-rate@N), for this project's recommender and two baselines."
+            " The blend weights were chosen one window earlier, inside the training period.",
+        )
+        if self._needs("recommendation backtest", "recommendation_backtest"):
+            rows = self.db.df("select * from recommendation_backtest order by method")
+            first = rows.iloc[0]
+            self._body.append(
+                html_table(
+                    [
+                        "Method",
+                        "Customers evaluated",
+                        "Hit-rate",
+                        "vs popularity",
+                        "vs segment best sellers",
+                        "Customers with N",
+                        "Catalogue covered",
+                    ],
+                    [
+                        (
+                            row.method,
+                            format_number(row.customers_evaluated, 0),
+                            format_percent(row.hit_rate),
+                            format_number(row.hit_rate_vs_popularity),
+                            format_number(row.hit_rate_vs_segment_popularity),
+                            format_percent(row.customer_coverage),
+                            format_percent(row.catalogue_coverage),
+                        )
+                        for row in rows.itertuples()
+                    ],
+                    numeric=(1, 2, 3, 4, 5, 6),
+                    caption=f"Hit-rate@{int(first.top_n)}, trained up to"
+                    f" {pd.Timestamp(first.training_end_date).date()}, held out"
+                    f" {pd.Timestamp(first.holdout_start_date).date()} to"
+                    f" {pd.Timestamp(first.holdout_end_date).date()}",
+                    table_id="table-recommendation-backtest",
+                )
+            )
+            blend = rows[rows["method"] == "blended_recommender"]
+            if not blend.empty:
+                weights = blend.iloc[0]
+                self._body.append(
+                    "<p>Blend weights chosen on the training period: item-to-item"
+                    f" {format_number(weights.weight_item_similarity)}, lookalikes"
+                    f" {format_number(weights.weight_lookalike)}, segment best sellers"
+                    f" {format_number(weights.weight_segment_popularity)}, overall best sellers"
+                    f" {format_number(weights.weight_overall_popularity)}.</p>"
+                )
+        self._close()
+
+    def churn_and_lifetime_value(self) -> None:
+        self._open(
+            "churn-lifetime-value",
+            "Churn risk and lifetime value",
+            "RFM groups from recency and frequency quintiles; P(alive) and expected purchases"
+            " from a Pareto/NBD model, spend per purchase from Gamma-Gamma, and the expected"
+            " value of the next 12 months. The backtest below shows how well the model ranked"
+            " who bought again in a held-out period.",
+        )
+        if self._needs("churn risk and lifetime value", "customer_lifetime_value"):
+            groups = self.db.df(
+                "select rfm_group, count(*) as customers, avg(p_alive) as p_alive,"
+                " sum(expected_purchases) as expected_purchases,"
+                " sum(expected_12_month_value) as expected_value"
+                " from customer_lifetime_value group by rfm_group"
+                " order by expected_value desc nulls last, rfm_group"
+            )
+            self._body.append(
+                html_table(
+                    [
+                        "RFM group",
+                        "Customers",
+                        "Average P(alive)",
+                        "Expected purchases",
+                        "Expected 12-month value",
+                    ],
+                    [
+                        (
+                            row.rfm_group,
+                            format_number(row.customers, 0),
+                            format_percent(row.p_alive) if pd.notna(row.p_alive) else MISSING,
+                            format_number(row.expected_purchases, 1)
+                            if pd.notna(row.expected_purchases)
+                            else MISSING,
+                            format_number(row.expected_value)
+                            if pd.notna(row.expected_value)
+                            else MISSING,
+                        )
+                        for row in groups.itertuples()
+                    ],
+                    numeric=(1, 2, 3, 4),
+                    caption="Customers, churn risk and expected value by RFM group",
+                    table_id="table-rfm-groups",
+                )
+            )
+            bands = self.db.df(
+                "select churn_risk_band, count(*) as customers,"
+                " sum(expected_12_month_value) as expected_value"
+                " from customer_lifetime_value group by churn_risk_band order by churn_risk_band"
+            )
+            self._body.append(
+                html_table(
+                    ["Churn risk", "Customers", "Expected 12-month value"],
+                    [
+                        (
+                            row.churn_risk_band,
+                            format_number(row.customers, 0),
+                            format_number(row.expected_value)
+                            if pd.notna(row.expected_value)
+                            else MISSING,
+                        )
+                        for row in bands.itertuples()
+                    ],
+                    numeric=(1, 2),
+                    caption="Customers and expected value by churn-risk band",
+                    table_id="table-churn-bands",
+                )
+            )
+        if self._needs("churn backtest", "churn_backtest"):
+            backtest = self.db.df("select * from churn_backtest")
+            self._body.append(
+                html_table(
+                    ["Method", "Customers", "Bought again", "AUC", "MAE (purchases)"],
+                    [
+                        (
+                            row.method,
+                            format_number(row.customers_evaluated, 0),
+                            format_number(row.customers_bought_again, 0),
+                            format_number(row.auc_bought_again, 3)
+                            if pd.notna(row.auc_bought_again)
+                            else MISSING,
+                            format_number(row.mae_purchases, 3)
+                            if pd.notna(row.mae_purchases)
+                            else MISSING,
+                        )
+                        for row in backtest.itertuples()
+                    ],
+                    numeric=(1, 2, 3, 4),
+                    caption="Churn backtest: calibrated up to"
+                    f" {pd.Timestamp(backtest.iloc[0].calibration_end_date).date()}, scored on"
+                    f" the {int(backtest.iloc[0].holdout_days)} days after it"
+                    if not backtest.empty
+                    else "Churn backtest",
+                    table_id="table-churn-backtest",
+                )
+            )
+        self._close()
 
     def data_quality(self) -> None:
         self._open(

@@ -41,6 +41,9 @@ ML_TABLES = (
     "customer_lookalikes",
     "audience_expansion",
     "product_recommendations",
+    "recommendation_backtest",
+    "customer_lifetime_value",
+    "churn_backtest",
 )
 ML_CHARTS = {"segmentation_k_sweep", "segment_pca", "segment_heatmap"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -175,6 +178,7 @@ def test_database_without_ml_tables_leaves_those_sections_out(
     missing = set(re.findall(r'data-missing-section="([^"]+)"', page))
     assert {"k sweep", "segment scatter", "segment heatmap", "lookalikes"} <= missing
     assert {"recommendations"} <= missing
+    assert {"recommendation backtest", "churn risk and lifetime value", "churn backtest"} <= missing
     assert 'id="left-out"' in page
     assert 'id="table-input-row-counts"' in page
 

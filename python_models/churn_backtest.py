@@ -1,0 +1,30 @@
+"""dbt Python model: calibration/holdout backtest of BG/NBD churn and purchase forecasts."""
+
+from typing import Any
+
+from customer_analytics.dbt_logging import forward_to_dbt
+from customer_analytics.dbt_settings import require_settings
+from customer_analytics.lifetime_value import churn_backtest
+
+
+def model(dbt: Any, session: Any) -> Any:
+    forward_to_dbt("customer_analytics.lifetime_value")
+    settings = require_settings(
+        "churn_backtest",
+        {
+            "purchase_forecast_days": dbt.config.get("purchase_forecast_days"),
+            "churn_risk_high_below": dbt.config.get("churn_risk_high_below"),
+            "churn_risk_low_from": dbt.config.get("churn_risk_low_from"),
+            "lifetime_value_fit_sample_size": dbt.config.get("lifetime_value_fit_sample_size"),
+            "random_seed": dbt.config.get("random_seed"),
+            "as_of_date": dbt.config.get("as_of_date"),
+        },
+        optional=("as_of_date",),
+    )
+    return churn_backtest(
+        dbt.ref("transactions")
+        .project("customer_id, transaction_date, total_value")
+        .to_arrow_table(),
+        dbt.ref("customers").project("customer_id").to_arrow_table(),
+        **settings,
+    )

@@ -1,0 +1,774 @@
+"""Product recommendations that blend four signals, with weights chosen by a backtest.
+
+Signals, each scaled to 0..1 so that weights carry over from one period to another:
+
+* ``item_similarity``: item-to-item co-purchase similarity (cosine of the product columns of
+  the customer x product purchase matrix, the ``recommendation_item_neighbours`` most similar
+  products kept per product), summed over the products the customer bought, divided by the
+  customer's largest such sum;
+* ``lookalike``: similarity of the customer's lookalikes (the ``customer_lookalikes`` model)
+  who bought the product, summed, divided by the customer's largest such sum;
+* ``segment_popularity``: share of the customer's segment who bought the product, divided by
+  the segment's best seller's share;
+* ``overall_popularity``: share of all customers who bought it, divided by the best seller's.
+
+Candidates are restricted before any customer x product work: the similar products of what
+the customer bought, the lookalikes' purchases, and the first ``N + products bought`` of the
+segment's and of the overall best-seller lists (so every customer, non-buyers included, gets N
+products they have not bought while the catalogue has them). Customers are scored in chunks of
+sparse candidate lists, never as a dense customer x product matrix.
+
+Weights come from a backtest inside the training period only: with ``cutoff`` = as-of date
+minus ``recommendation_holdout_days``, the weights are tuned on purchases up to
+``cutoff - recommendation_holdout_days`` against the window up to ``cutoff`` (grid search,
+hit-rate@N on a fixed-seed sample; the best blend replaces "segment best sellers" only when it
+wins significantly more customers than it loses), then the recommender is scored on the
+held-out window after ``cutoff``, next to plain and segment popularity. The held-out
+window never influences the weights.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import scipy.sparse as sp
+
+__all__ = [
+    "BACKTEST_METHODS",
+    "COMPONENTS",
+    "WEIGHT_GRID",
+    "Weights",
+    "recommend_products",
+    "recommendation_backtest",
+]
+
+LOG = logging.getLogger(__name__)
+
+COMPONENTS: tuple[str, ...] = (
+    "item_similarity",
+    "lookalike",
+    "segment_popularity",
+    "overall_popularity",
+)
+# Values tried for the item, lookalike and segment weights; the overall weight is fixed at 1
+# (only ratios matter), so the search also contains "segment best sellers" and "popularity".
+WEIGHT_GRID: tuple[float, ...] = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)
+BACKTEST_METHODS: tuple[str, ...] = ("blended_recommender", "popularity", "segment_popularity")
+CHUNK_CUSTOMERS = 5_000  # customers scored at once: bounds the candidate arrays' memory
+SIGNIFICANCE_Z = 2.0
+SEGMENT_START: tuple[float, ...] = (0.0, 0.0, 100.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Blend weights of the four signals (see the module docstring)."""
+
+    item_similarity: float
+    lookalike: float
+    segment_popularity: float
+    overall_popularity: float
+
+    def vector(self) -> np.ndarray:
+        return np.array([getattr(self, name) for name in COMPONENTS], dtype=np.float64)
+
+
+REASONS: tuple[str, ...] = (
+    "bought together with products you bought",
+    "bought by your most similar customers",
+    "popular in your segment",
+    "popular with all customers",
+)  # one per component: the largest weighted contribution names the reason
+BACKTEST_SCHEMA = pa.schema(
+    [
+        ("method", pa.string()),
+        ("top_n", pa.int32()),
+        ("training_end_date", pa.date32()),
+        ("holdout_start_date", pa.date32()),
+        ("holdout_end_date", pa.date32()),
+        ("training_transactions", pa.int64()),
+        ("holdout_transactions", pa.int64()),
+        ("customers_with_new_purchases", pa.int64()),
+        ("customers_evaluated", pa.int64()),
+        ("customers_hit", pa.int64()),
+        ("hit_rate", pa.float64()),
+        ("hit_rate_vs_popularity", pa.float64()),
+        ("hit_rate_vs_segment_popularity", pa.float64()),
+        ("customer_coverage", pa.float64()),
+        ("catalogue_coverage", pa.float64()),
+        ("weight_item_similarity", pa.float64()),
+        ("weight_lookalike", pa.float64()),
+        ("weight_segment_popularity", pa.float64()),
+        ("weight_overall_popularity", pa.float64()),
+        ("tuning_training_end_date", pa.date32()),
+        ("tuning_hit_rate", pa.float64()),
+    ]
+)
+RECOMMENDATION_SCHEMA: tuple[tuple[str, pa.DataType], ...] = (
+    ("customer_id", pa.string()),
+    ("recommendation_rank", pa.int32()),
+    ("product_id", pa.string()),
+    ("product_name", pa.string()),
+    ("category", pa.string()),
+    ("price", pa.float64()),
+    ("recommendation_score", pa.float64()),
+    ("item_similarity_score", pa.float64()),
+    ("lookalike_score", pa.float64()),
+    ("lookalikes_who_bought", pa.int32()),
+    ("segment_share", pa.float64()),
+    ("overall_share", pa.float64()),
+    ("reason", pa.string()),
+)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class _Data:
+    customer_ids: pa.Array  # sorted, unique
+    product_ids: pa.Array  # sorted, unique
+    segment: np.ndarray  # int64 segment code per customer
+    purchase_customer: np.ndarray  # int32, one per transaction
+    purchase_product: np.ndarray  # int32
+    purchase_day: np.ndarray  # int32 days since 1970-01-01
+    lookalike: sp.csr_matrix  # customers x customers similarity of each customer's lookalikes
+
+    @property
+    def n_customers(self) -> int:
+        return len(self.customer_ids)
+
+    @property
+    def n_products(self) -> int:
+        return len(self.product_ids)
+
+
+def _sorted_unique(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    values = pc.unique(column)
+    return values.take(pc.sort_indices(values))
+
+
+def _codes(values: pa.ChunkedArray | pa.Array, universe: pa.Array, what: str) -> np.ndarray:
+    """Position of each value in ``universe``; an unknown value is an error naming it."""
+    codes = pc.index_in(values, value_set=universe)
+    if codes.null_count:
+        unknown = pc.filter(values, pc.is_null(codes))[0]
+        raise ValueError(
+            f"{what}: {codes.null_count} row(s) reference an id missing from the customer or "
+            f"product list, first {unknown.as_py()!r}"
+        )
+    return codes.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+
+
+def _require_columns(table: pa.Table, name: str, columns: tuple[str, ...]) -> None:
+    missing = [c for c in columns if c not in table.column_names]
+    if missing:
+        raise ValueError(f"{name} lacks the column(s) {', '.join(missing)}")
+
+
+def _read_inputs(
+    transactions: pa.Table, customers: pa.Table, products: pa.Table, lookalikes: pa.Table
+) -> _Data:
+    _require_columns(
+        transactions, "transactions", ("customer_id", "product_id", "transaction_date")
+    )
+    _require_columns(customers, "customer segments", ("customer_id", "segment_id"))
+    _require_columns(products, "products", ("product_id",))
+    _require_columns(
+        lookalikes, "lookalikes", ("customer_id", "lookalike_customer_id", "similarity_score")
+    )
+    customer_ids = _sorted_unique(customers["customer_id"])
+    if len(customer_ids) != customers.num_rows:
+        raise ValueError("customer segments: customer_id is not unique")
+    product_ids = _sorted_unique(products["product_id"])
+    by_customer = _codes(customers["customer_id"], customer_ids, "customer segments")
+    segment_values = customers["segment_id"].to_numpy().astype(np.int64)
+    segment = np.empty(len(customer_ids), dtype=np.int64)
+    segment[by_customer] = np.unique(segment_values, return_inverse=True)[1]
+    days = pc.cast(transactions["transaction_date"], pa.date32())
+    n = len(customer_ids)
+    rows = _codes(lookalikes["customer_id"], customer_ids, "lookalikes")
+    cols = _codes(lookalikes["lookalike_customer_id"], customer_ids, "lookalikes")
+    scores = lookalikes["similarity_score"].to_numpy().astype(np.float64)
+    lookalike = sp.csr_matrix(
+        (np.clip(scores, 0.0, None), (rows, cols)), shape=(n, n), dtype=np.float64
+    )
+    return _Data(
+        customer_ids=customer_ids,
+        product_ids=product_ids,
+        segment=segment,
+        purchase_customer=_codes(transactions["customer_id"], customer_ids, "transactions"),
+        purchase_product=_codes(transactions["product_id"], product_ids, "transactions"),
+        purchase_day=days.to_numpy(zero_copy_only=False).astype("datetime64[D]").astype(np.int32),
+        lookalike=lookalike,
+    )
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    bought: sp.csr_matrix  # customers x products, 1 where bought (float64)
+    similarity: sp.csr_matrix  # products x products, top neighbours, no diagonal
+    segment_share: np.ndarray  # segments x products
+    overall_share: np.ndarray  # products
+    segment_order: np.ndarray  # segments x products: product codes, best seller first
+    overall_order: np.ndarray  # products
+
+
+def _purchase_matrix(data: _Data, mask: np.ndarray) -> sp.csr_matrix:
+    matrix = sp.csr_matrix(
+        (
+            np.ones(int(mask.sum()), dtype=np.float64),
+            (data.purchase_customer[mask], data.purchase_product[mask]),
+        ),
+        shape=(data.n_customers, data.n_products),
+    )
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    matrix.sort_indices()
+    return matrix
+
+
+def _top_per_row(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
+    """Keep each row's ``keep`` largest entries (ties: smaller column first)."""
+    coo = matrix.tocoo()
+    order = np.lexsort((coo.col, -coo.data, coo.row))
+    row = coo.row[order]
+    starts = np.searchsorted(row, row, side="left")
+    rank = np.arange(row.size) - starts
+    chosen = order[rank < keep]
+    kept = sp.csr_matrix((coo.data[chosen], (coo.row[chosen], coo.col[chosen])), shape=matrix.shape)
+    kept.sort_indices()
+    return kept
+
+
+def _fit(data: _Data, bought: sp.csr_matrix, item_neighbours: int) -> _Fitted:
+    co = (bought.T @ bought).tocsr()
+    degree = co.diagonal()
+    co.setdiag(0.0)
+    co.eliminate_zeros()
+    coo = co.tocoo()
+    cosine = coo.data / np.sqrt(degree[coo.row] * degree[coo.col])
+    similarity = _top_per_row(
+        sp.csr_matrix((cosine, (coo.row, coo.col)), shape=co.shape), item_neighbours
+    )
+    n_segments = int(data.segment.max()) + 1 if data.segment.size else 0
+    segment_sizes = np.bincount(data.segment, minlength=n_segments).astype(np.float64)
+    indicator = sp.csr_matrix(
+        (np.ones(data.n_customers), (data.segment, np.arange(data.n_customers))),
+        shape=(n_segments, data.n_customers),
+    )
+    segment_buyers = np.asarray((indicator @ bought).todense())
+    segment_share = segment_buyers / np.maximum(segment_sizes, 1.0)[:, None]
+    overall_share = np.asarray(bought.sum(axis=0)).ravel() / max(data.n_customers, 1)
+    products = np.arange(data.n_products)
+    overall_order = np.lexsort((products, -overall_share))
+    segment_order = (
+        np.stack([np.lexsort((products, -overall_share, -share)) for share in segment_share])
+        if n_segments
+        else np.empty((0, data.n_products), dtype=np.int64)
+    )
+    return _Fitted(bought, similarity, segment_share, overall_share, segment_order, overall_order)
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    row: np.ndarray  # position in the chunk
+    product: np.ndarray
+    components: np.ndarray  # candidates x 4, each scaled to 0..1
+    raw_item: np.ndarray
+    raw_lookalike: np.ndarray
+    lookalikes_who_bought: np.ndarray
+
+
+def _keys(matrix: sp.csr_matrix, width: int) -> np.ndarray:
+    rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
+    return rows * width + matrix.indices.astype(np.int64)
+
+
+def _row_max_scaled(values: np.ndarray, row: np.ndarray, rows: int) -> np.ndarray:
+    peak = np.zeros(rows, dtype=np.float64)
+    np.maximum.at(peak, row, values)
+    scale = peak[row]
+    return np.divide(values, scale, out=np.zeros_like(values), where=scale > 0)
+
+
+def _candidates(fitted: _Fitted, data: _Data, customers: np.ndarray, top_n: int) -> _Candidates:
+    p = data.n_products
+    rows = customers.size
+    bought = fitted.bought[customers]
+    item = bought @ fitted.similarity
+    neighbours = data.lookalike[customers]
+    lookalike = neighbours @ fitted.bought
+    who_bought = (neighbours > 0).astype(np.float64) @ fitted.bought
+    n_bought = np.diff(bought.indptr)
+    take = np.minimum(n_bought + top_n, p)
+    local = np.repeat(np.arange(rows, dtype=np.int64), take)
+    position = np.arange(local.size) - np.repeat(np.cumsum(take) - take, take)
+    segment = data.segment[customers]
+    popular = sp.csr_matrix(
+        (
+            np.ones(2 * local.size),
+            (
+                np.concatenate([local, local]),
+                np.concatenate(
+                    [fitted.segment_order[segment[local], position], fitted.overall_order[position]]
+                ),
+            ),
+        ),
+        shape=(rows, p),
+    )
+    # The union of the candidate patterns, merged row by row in scipy: 1 on a candidate,
+    # 2 where only bought, 3 where both; the products bought are dropped.
+    union = (popular + abs(item) + abs(lookalike)).tocsr()
+    union.data[:] = 1.0
+    marked = (union + 2.0 * bought).tocsr()
+    marked.data = (marked.data == 1.0).astype(np.float64)
+    marked.eliminate_zeros()
+    marked.sort_indices()
+    row = np.repeat(np.arange(rows, dtype=np.int64), np.diff(marked.indptr))
+    product = marked.indices.astype(np.int64)
+    raw_item = _aligned(marked, item)
+    raw_lookalike = _aligned(marked, lookalike)
+    segment_best = fitted.segment_share.max(axis=1)[segment[row]]
+    segment_share = fitted.segment_share[segment[row], product]
+    overall_best = fitted.overall_share.max() if p else 0.0
+    components = np.empty((row.size, len(COMPONENTS)))
+    components[:, 0] = _row_max_scaled(raw_item, row, rows)
+    components[:, 1] = _row_max_scaled(raw_lookalike, row, rows)
+    np.divide(segment_share, segment_best, out=components[:, 2], where=segment_best > 0)
+    components[segment_best <= 0, 2] = 0.0
+    components[:, 3] = fitted.overall_share[product] / overall_best if overall_best > 0 else 0.0
+    return _Candidates(
+        row, product, components, raw_item, raw_lookalike, _aligned(marked, who_bought)
+    )
+
+
+def _aligned(pattern: sp.csr_matrix, values: sp.csr_matrix) -> np.ndarray:
+    """``values`` at the entries of ``pattern`` (all ones, canonical), in its order; 0 where
+    ``values`` has none. Computed as (pattern + values) restricted to pattern, minus one, so
+    that scipy merges the rows in C (exact to within one unit in the last place of 1)."""
+    shifted = (pattern + values).multiply(pattern).tocsr()
+    shifted.sort_indices()
+    if shifted.nnz != pattern.nnz:
+        raise AssertionError("candidate pattern and values out of step")
+    return shifted.data - 1.0
+
+
+SCORE_RESOLUTION = 2.0**-20
+"""Scores equal to this resolution count as tied; ties go to the smaller product id."""
+
+
+def _top_n(row: np.ndarray, product: np.ndarray, score: np.ndarray, top_n: int) -> np.ndarray:
+    """Indices of each row's ``top_n`` best candidates, best first (ties: smaller product).
+
+    The candidates must come sorted by (row, product): one stable sort on an integer key
+    (row, then quantised score descending) then keeps the product order among ties.
+    """
+    if row.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    quantised = np.round(score / SCORE_RESOLUTION).astype(np.int64)
+    low, high = int(quantised.min()), int(quantised.max())
+    key = row.astype(np.int64) * (high - low + 1) + (high - quantised)
+    order = np.argsort(key, kind="stable")
+    ordered_rows = row[order]
+    rank = np.arange(order.size) - np.searchsorted(ordered_rows, ordered_rows, side="left")
+    return order[rank < top_n]
+
+
+def _chunks(size: int) -> Iterator[slice]:
+    for start in range(0, size, CHUNK_CUSTOMERS):
+        yield slice(start, min(start + CHUNK_CUSTOMERS, size))
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _hit_flags(
+    fitted: _Fitted,
+    data: _Data,
+    customers: np.ndarray,
+    wanted: sp.csr_matrix,
+    top_n: int,
+    weights: Weights,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per customer in ``customers``: hit?, full list?, and the recommended product codes."""
+    hits, full, recommended = [], [], []
+    p = data.n_products
+    for part in _chunks(customers.size):
+        chunk = customers[part]
+        cand = _candidates(fitted, data, chunk, top_n)
+        chosen = _top_n(cand.row, cand.product, cand.components @ weights.vector(), top_n)
+        keys = cand.row[chosen] * p + cand.product[chosen]
+        target = _keys(wanted[chunk], p)
+        hit_keys = keys[np.isin(keys, target)]
+        hits.append(np.bincount(hit_keys // p, minlength=chunk.size) > 0)
+        full.append(np.bincount(cand.row[chosen], minlength=chunk.size) == top_n)
+        recommended.append(cand.product[chosen])
+    if not hits:
+        empty = np.zeros(0, dtype=bool)
+        return empty, empty, np.zeros(0, dtype=np.int64)
+    return np.concatenate(hits), np.concatenate(full), np.concatenate(recommended)
+
+
+def _ranked_list_flags(
+    fitted: _Fitted,
+    data: _Data,
+    customers: np.ndarray,
+    wanted: sp.csr_matrix,
+    top_n: int,
+    by_segment: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Baseline: each customer's first ``top_n`` unbought products of a best-seller list."""
+    p = data.n_products
+    hits, full, recommended = [], [], []
+    for part in _chunks(customers.size):
+        chunk = customers[part]
+        bought = fitted.bought[chunk]
+        take = np.minimum(np.diff(bought.indptr) + top_n, p)
+        local = np.repeat(np.arange(chunk.size, dtype=np.int64), take)
+        position = np.arange(local.size) - np.repeat(np.cumsum(take) - take, take)
+        product = (
+            fitted.segment_order[data.segment[chunk][local], position]
+            if by_segment
+            else fitted.overall_order[position]
+        )
+        keys = local * p + product
+        owned = _keys(bought, p)
+        new = ~np.isin(keys, owned)
+        local, position, keys = local[new], position[new], keys[new]
+        rank = np.arange(local.size) - np.searchsorted(local, local, side="left")
+        keep = rank < top_n
+        keys = keys[keep]
+        hit_keys = keys[np.isin(keys, _keys(wanted[chunk], p))]
+        hits.append(np.bincount(hit_keys // p, minlength=chunk.size) > 0)
+        full.append(np.bincount(local[keep], minlength=chunk.size) == top_n)
+        recommended.append(keys % p)
+    if not hits:
+        empty = np.zeros(0, dtype=bool)
+        return empty, empty, np.zeros(0, dtype=np.int64)
+    return np.concatenate(hits), np.concatenate(full), np.concatenate(recommended)
+
+
+@dataclass(frozen=True)
+class _Split:
+    fitted: _Fitted
+    wanted: sp.csr_matrix  # customers x products bought in the window and not before
+    evaluated: np.ndarray  # customers with at least one such product
+    training_transactions: int
+    window_transactions: int
+
+
+def _split(data: _Data, cutoff: int, end: int, item_neighbours: int) -> _Split:
+    before = data.purchase_day <= cutoff
+    window = (data.purchase_day > cutoff) & (data.purchase_day <= end)
+    bought = _purchase_matrix(data, before)
+    later = _purchase_matrix(data, window)
+    wanted = later - later.multiply(bought)
+    wanted.eliminate_zeros()
+    wanted = wanted.tocsr()
+    wanted.sort_indices()
+    evaluated = np.flatnonzero(np.diff(wanted.indptr) > 0)
+    return _Split(
+        _fit(data, bought, item_neighbours),
+        wanted,
+        evaluated,
+        int(before.sum()),
+        int(window.sum()),
+    )
+
+
+def _tune(
+    split: _Split, data: _Data, top_n: int, sample_size: int, random_seed: int
+) -> tuple[Weights, float]:
+    """Grid search over WEIGHT_GRID on hit-rate@N against the segment best-seller list."""
+    customers = split.evaluated
+    if customers.size > sample_size:
+        rng = np.random.default_rng(random_seed)
+        customers = np.sort(rng.choice(customers, size=sample_size, replace=False))
+    if customers.size == 0:
+        return Weights(*SEGMENT_START), float("nan")  # no evidence: segment best sellers
+    cand = _candidates(split.fitted, data, customers, top_n)
+    target = _keys(split.wanted[customers], data.n_products)
+    is_target = np.isin(cand.row * data.n_products + cand.product, target)
+
+    # Candidates come sorted by (customer, product): lay them out as a padded customer x
+    # candidate array once, then each grid point costs one small matrix product.
+    starts = np.searchsorted(cand.row, np.arange(customers.size))
+    position = np.arange(cand.row.size) - starts[cand.row]
+    width = int(position.max()) + 1 if position.size else 1
+    dense = np.zeros((customers.size, width, len(COMPONENTS)))
+    dense[cand.row, position] = cand.components
+    padding = np.ones((customers.size, width), dtype=bool)
+    padding[cand.row, position] = False
+    target_row, target_position = cand.row[is_target], position[is_target]
+    earlier = np.arange(width)[None, :] < target_position[:, None]
+
+    def hits(vector: np.ndarray) -> np.ndarray:
+        """Customers with a target among their top N (ties: smaller product first)."""
+        score = np.round(dense @ vector / SCORE_RESOLUTION)  # the same ties as _top_n
+        score[padding] = -np.inf
+        rows = score[target_row]
+        own = score[target_row, target_position][:, None]
+        better = (rows > own) | ((rows == own) & earlier)
+        flags = np.zeros(customers.size, dtype=bool)
+        flags[target_row[better.sum(axis=1) < top_n]] = True
+        return flags
+
+    # Every grid point is tried; the best one replaces "segment best sellers" only when it
+    # wins significantly more customers than it loses (paired sign test, z > SIGNIFICANCE_Z),
+    # so that noise in the tuning window never buys a blend worse than the segment list.
+    current = np.array(SEGMENT_START)
+    current_hits = hits(current)
+    best_vector, best_hits = current, current_hits
+    for item, lookalike, segment in itertools.product(WEIGHT_GRID, repeat=3):
+        trial = np.array([item, lookalike, segment, 1.0])
+        trial_hits = hits(trial)
+        if trial_hits.sum() > best_hits.sum():
+            best_vector, best_hits = trial, trial_hits
+    gained = int((best_hits & ~current_hits).sum())
+    lost = int((current_hits & ~best_hits).sum())
+    if gained - lost > SIGNIFICANCE_Z * np.sqrt(gained + lost):
+        current, current_hits = best_vector, best_hits
+    best = float(current_hits.mean())
+    return Weights(*(float(v) for v in current)), best
+
+
+def _as_of(data: _Data, as_of_date: str | date | None) -> int:
+    if as_of_date is None or as_of_date == "":
+        if data.purchase_day.size == 0:
+            raise ValueError("recommendations: no transactions and no as_of_date")
+        return int(data.purchase_day.max())
+    return int(np.datetime64(str(as_of_date), "D").astype(np.int64))
+
+
+def _iso(day: int) -> date:
+    return date(1970, 1, 1) + timedelta(days=int(day))
+
+
+@dataclass(frozen=True)
+class _Backtest:
+    frame: pa.Table
+    weights: Weights
+
+
+def _backtest(
+    data: _Data,
+    recommendations_per_customer: int,
+    recommendation_holdout_days: int,
+    recommendation_item_neighbours: int,
+    recommendation_tuning_sample_size: int,
+    recommendation_backtest_sample_size: int,
+    random_seed: int,
+    as_of_date: str | date | None,
+) -> _Backtest:
+    top_n, holdout = recommendations_per_customer, recommendation_holdout_days
+    if top_n < 1 or holdout < 1 or recommendation_item_neighbours < 1:
+        raise ValueError(
+            "recommendations_per_customer, recommendation_holdout_days and"
+            " recommendation_item_neighbours must be at least 1"
+        )
+    end = _as_of(data, as_of_date)
+    cutoff = end - holdout
+    started = time.perf_counter()
+    tuning = _split(data, cutoff - holdout, cutoff, recommendation_item_neighbours)
+    weights, tuning_rate = _tune(
+        tuning, data, top_n, recommendation_tuning_sample_size, random_seed
+    )
+    LOG.info(
+        "recommendation weights %s (tuning hit-rate %.4f on %d customers) in %.1f s",
+        weights,
+        tuning_rate,
+        min(tuning.evaluated.size, recommendation_tuning_sample_size),
+        time.perf_counter() - started,
+    )
+    outer = _split(data, cutoff, end, recommendation_item_neighbours)
+    eligible = outer.evaluated
+    scored = eligible
+    if eligible.size > recommendation_backtest_sample_size:
+        rng = np.random.default_rng(random_seed)
+        scored = np.sort(rng.choice(eligible, recommendation_backtest_sample_size, replace=False))
+    results = {
+        "blended_recommender": _hit_flags(outer.fitted, data, scored, outer.wanted, top_n, weights),
+        "popularity": _ranked_list_flags(
+            outer.fitted, data, scored, outer.wanted, top_n, by_segment=False
+        ),
+        "segment_popularity": _ranked_list_flags(
+            outer.fitted, data, scored, outer.wanted, top_n, by_segment=True
+        ),
+    }
+    evaluated = int(scored.size)
+    rates = {
+        method: float(hits.mean()) if evaluated else float("nan")
+        for method, (hits, _, _) in results.items()
+    }
+    rows = []
+    for method in BACKTEST_METHODS:
+        hits, full, recommended = results[method]
+        is_blend = method == "blended_recommender"
+        rows.append(
+            {
+                "method": method,
+                "top_n": top_n,
+                "training_end_date": _iso(cutoff),
+                "holdout_start_date": _iso(cutoff + 1),
+                "holdout_end_date": _iso(end),
+                "training_transactions": outer.training_transactions,
+                "holdout_transactions": outer.window_transactions,
+                "customers_with_new_purchases": int(eligible.size),
+                "customers_evaluated": evaluated,
+                "customers_hit": int(hits.sum()),
+                "hit_rate": rates[method],
+                "hit_rate_vs_popularity": _ratio(rates[method], rates["popularity"]),
+                "hit_rate_vs_segment_popularity": _ratio(
+                    rates[method], rates["segment_popularity"]
+                ),
+                "customer_coverage": float(full.mean()) if evaluated else float("nan"),
+                "catalogue_coverage": float(np.unique(recommended).size / data.n_products)
+                if data.n_products
+                else float("nan"),
+                "weight_item_similarity": weights.item_similarity if is_blend else None,
+                "weight_lookalike": weights.lookalike if is_blend else None,
+                "weight_segment_popularity": weights.segment_popularity if is_blend else None,
+                "weight_overall_popularity": weights.overall_popularity if is_blend else None,
+                "tuning_training_end_date": _iso(cutoff - holdout),
+                "tuning_hit_rate": tuning_rate if is_blend else None,
+            }
+        )
+    LOG.info("recommendation backtest on %d customers: %s", evaluated, rates)
+    frame = pa.Table.from_pylist(rows, schema=BACKTEST_SCHEMA)
+    return _Backtest(frame, weights)
+
+
+def _ratio(value: float, reference: float) -> float:
+    return value / reference if reference > 0 else float("nan")
+
+
+def recommendation_backtest(
+    transactions: pa.Table,
+    customers: pa.Table,
+    products: pa.Table,
+    lookalikes: pa.Table,
+    *,
+    recommendations_per_customer: int,
+    recommendation_holdout_days: int,
+    recommendation_item_neighbours: int,
+    recommendation_tuning_sample_size: int,
+    recommendation_backtest_sample_size: int,
+    random_seed: int,
+    as_of_date: str | date | None,
+) -> pa.Table:
+    """One row per method: hit-rate@N and coverage on the held-out window, weights chosen.
+
+    ``transactions`` needs customer_id, product_id, transaction_date; ``customers``
+    customer_id, segment_id (every customer); ``products`` product_id; ``lookalikes``
+    customer_id, lookalike_customer_id, similarity_score.
+    """
+    data = _read_inputs(transactions, customers, products, lookalikes)
+    return _backtest(
+        data,
+        recommendations_per_customer,
+        recommendation_holdout_days,
+        recommendation_item_neighbours,
+        recommendation_tuning_sample_size,
+        recommendation_backtest_sample_size,
+        random_seed,
+        as_of_date,
+    ).frame
+
+
+def recommend_products(
+    transactions: pa.Table,
+    customers: pa.Table,
+    products: pa.Table,
+    lookalikes: pa.Table,
+    weights: Weights,
+    *,
+    recommendations_per_customer: int,
+    recommendation_item_neighbours: int,
+    as_of_date: str | date | None,
+) -> pa.Table:
+    """Every customer's ``recommendations_per_customer`` best products not yet bought.
+
+    Fitted on every transaction up to the as-of date, blended with ``weights`` (the ones the
+    backtest chose). ``products`` also needs product_name, category and price.
+    """
+    top_n = recommendations_per_customer
+    data = _read_inputs(transactions, customers, products, lookalikes)
+    end = _as_of(data, as_of_date) if data.purchase_day.size or as_of_date else 0
+    fitted = _fit(
+        data, _purchase_matrix(data, data.purchase_day <= end), recommendation_item_neighbours
+    )
+    vector = weights.vector()
+    frames: list[dict[str, np.ndarray]] = []
+    started = time.perf_counter()
+    next_report = 0
+    for part in _chunks(data.n_customers):
+        chunk = np.arange(part.start, part.stop)
+        cand = _candidates(fitted, data, chunk, top_n)
+        contributions = cand.components * vector
+        score = contributions.sum(axis=1)
+        chosen = _top_n(cand.row, cand.product, score, top_n)
+        row = cand.row[chosen]
+        rank = np.arange(chosen.size) - np.searchsorted(row, row, side="left") + 1
+        frames.append(
+            {
+                "customer_index": chunk[row].astype(np.int32),
+                "recommendation_rank": rank.astype(np.int32),
+                "product_index": cand.product[chosen].astype(np.int32),
+                "recommendation_score": score[chosen],
+                "item_similarity_score": cand.raw_item[chosen],
+                "lookalike_score": cand.raw_lookalike[chosen],
+                "lookalikes_who_bought": cand.lookalikes_who_bought[chosen]
+                .round()
+                .astype(np.int32),
+                "main_signal": np.argmax(contributions[chosen], axis=1).astype(np.int8),
+            }
+        )
+        if part.stop >= next_report or part.stop == data.n_customers:  # about every 10 %
+            next_report = part.stop + max(data.n_customers // 10, 1)
+            LOG.info(
+                "recommendations: %d/%d customers, %.0f customers/s",
+                part.stop,
+                data.n_customers,
+                part.stop / max(time.perf_counter() - started, 1e-9),
+            )
+    out = {name: np.concatenate([f[name] for f in frames]) for name in frames[0]} if frames else {}
+    frames.clear()
+    if not out:
+        return pa.table({name: pa.array([], typ) for name, typ in RECOMMENDATION_SCHEMA})
+    segment = data.segment[out["customer_index"]]
+    product = out["product_index"]
+    reasons = pa.array(REASONS)
+    by_code = products.take(
+        pc.index_in(data.product_ids, value_set=products["product_id"])
+    )  # product details in product-code order
+    codes = pa.array(product)
+    columns = {
+        "customer_id": data.customer_ids.take(pa.array(out["customer_index"])),
+        "recommendation_rank": pa.array(out["recommendation_rank"], pa.int32()),
+        "product_id": data.product_ids.take(codes),
+        "product_name": by_code["product_name"].take(codes),
+        "category": by_code["category"].take(codes),
+        "price": pc.cast(by_code["price"].take(codes), pa.float64()),
+        "recommendation_score": pa.array(out["recommendation_score"], pa.float64()),
+        "item_similarity_score": pa.array(out["item_similarity_score"], pa.float64()),
+        "lookalike_score": pa.array(out["lookalike_score"], pa.float64()),
+        "lookalikes_who_bought": pa.array(out["lookalikes_who_bought"], pa.int32()),
+        "segment_share": pa.array(fitted.segment_share[segment, product], pa.float64()),
+        "overall_share": pa.array(fitted.overall_share[product], pa.float64()),
+        "reason": reasons.take(pa.array(out["main_signal"])),
+    }
+    return pa.table(columns).combine_chunks()

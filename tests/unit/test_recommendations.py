@@ -1,0 +1,231 @@
+"""The blended recommender and its backtest, on hand-made and planted-taste data."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from customer_analytics import generate as gen
+from customer_analytics.recommendations import (
+    BACKTEST_METHODS,
+    Weights,
+    recommend_products,
+    recommendation_backtest,
+)
+
+TOP_N = 5
+SETTINGS = {
+    "recommendations_per_customer": TOP_N,
+    "recommendation_holdout_days": 60,
+    "recommendation_item_neighbours": 50,
+    "recommendation_tuning_sample_size": 5000,
+    "recommendation_backtest_sample_size": 100000,
+    "random_seed": 42,
+    "as_of_date": None,
+}
+NO_LOOKALIKES = pa.table(
+    {
+        "customer_id": pa.array([], pa.string()),
+        "lookalike_customer_id": pa.array([], pa.string()),
+        "similarity_score": pa.array([], pa.float64()),
+    }
+)
+
+
+def _inputs(data: gen.Dataset) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """Transactions, customers with their planted archetype as segment, products."""
+    tx = data.transactions
+    transactions = pa.table(
+        {
+            "customer_id": tx["CustomerID"],
+            "product_id": tx["ProductID"],
+            "transaction_date": tx["TransactionDate"].cast(pa.date32()),
+        }
+    )
+    archetype = data.archetypes["Archetype"].to_numpy(zero_copy_only=False)
+    codes = {name: i for i, name in enumerate(gen.ARCHETYPES)}
+    customers = pa.table(
+        {
+            "customer_id": data.archetypes["CustomerID"],
+            "segment_id": pa.array([codes[a] for a in archetype], pa.int32()),
+        }
+    )
+    p = data.products
+    products = pa.table(
+        {
+            "product_id": p["ProductID"],
+            "product_name": p["ProductName"],
+            "category": p["Category"],
+            "price": p["Price"],
+        }
+    )
+    return transactions, customers, products
+
+
+def _backtest(data: gen.Dataset, **overrides: object) -> pd.DataFrame:
+    transactions, customers, products = _inputs(data)
+    table = recommendation_backtest(
+        transactions, customers, products, NO_LOOKALIKES, **{**SETTINGS, **overrides}
+    )
+    return table.to_pandas().set_index("method")
+
+
+def _config(seed: int, taste_share: float) -> gen.Config:
+    return gen.Config(
+        customers=3000, products=100, transactions=15000, seed=seed, taste_share=taste_share
+    )
+
+
+@pytest.mark.parametrize("seed", [7, 1])
+def test_planted_taste_beats_both_baselines(seed: int) -> None:
+    result = _backtest(gen.generate(_config(seed, taste_share=0.5)))
+    assert list(result.index) == list(BACKTEST_METHODS)
+    blend = result.loc["blended_recommender"]
+    # the segment baseline here even knows the planted archetypes
+    assert blend["hit_rate_vs_popularity"] >= 2.0
+    assert blend["hit_rate_vs_segment_popularity"] >= 1.1
+    assert blend["weight_item_similarity"] > 0
+    assert (result["customer_coverage"] == 1.0).all()
+
+
+@pytest.mark.parametrize("seed", [7, 1])
+def test_archetype_only_data_never_below_segment_best_sellers(seed: int) -> None:
+    result = _backtest(gen.generate(_config(seed, taste_share=0.0)))
+    assert (
+        result.loc["blended_recommender", "hit_rate"]
+        >= result.loc["segment_popularity", "hit_rate"]
+    )
+
+
+def test_popularity_hit_rate_matches_an_independent_count() -> None:
+    data = gen.generate(_config(3, taste_share=0.5))
+    result = _backtest(data)
+    frame = data.transactions.to_pandas()
+    frame["day"] = frame["TransactionDate"].dt.normalize()
+    end = frame["day"].max()
+    cutoff = end - pd.Timedelta(days=60)
+    train = frame[frame["day"] <= cutoff]
+    later = frame[frame["day"] > cutoff]
+    buyers = train.groupby("ProductID")["CustomerID"].nunique()
+    ranking = sorted(data.products["ProductID"].to_pylist(), key=lambda p: (-buyers.get(p, 0), p))
+    owned = train.groupby("CustomerID")["ProductID"].agg(set).to_dict()
+    wanted = later.groupby("CustomerID")["ProductID"].agg(set).to_dict()
+    evaluated = hits = 0
+    for customer, products in wanted.items():
+        new = products - owned.get(customer, set())
+        if not new:
+            continue
+        evaluated += 1
+        top = [p for p in ranking if p not in owned.get(customer, set())][:TOP_N]
+        hits += bool(new & set(top))
+    row = result.loc["popularity"]
+    assert row["customers_evaluated"] == evaluated
+    assert row["customers_hit"] == hits
+    assert row["hit_rate"] == pytest.approx(hits / evaluated)
+
+
+def test_weights_never_see_the_held_out_window() -> None:
+    data = gen.generate(_config(7, taste_share=0.5))
+    transactions, customers, products = _inputs(data)
+    days = transactions["transaction_date"].to_numpy(zero_copy_only=False)
+    held_out = days > np.datetime64("2024-11-01")
+    scrambled = transactions["product_id"].to_numpy(zero_copy_only=False).copy()
+    scrambled[held_out] = np.random.default_rng(0).permutation(scrambled[held_out])
+    changed = transactions.set_column(
+        transactions.schema.get_field_index("product_id"), "product_id", pa.array(scrambled)
+    )
+    settings = {**SETTINGS, "as_of_date": "2024-12-31"}
+    weights = [c for c in BACKTEST_COLUMNS if c.startswith("weight_") or c.startswith("tuning")]
+    first = recommendation_backtest(transactions, customers, products, NO_LOOKALIKES, **settings)
+    second = recommendation_backtest(changed, customers, products, NO_LOOKALIKES, **settings)
+    assert first.select(weights).equals(second.select(weights))
+    assert first.column("hit_rate") != second.column("hit_rate")
+
+
+BACKTEST_COLUMNS = (
+    "weight_item_similarity",
+    "weight_lookalike",
+    "weight_segment_popularity",
+    "weight_overall_popularity",
+    "tuning_training_end_date",
+    "tuning_hit_rate",
+)
+
+
+def test_every_customer_gets_n_new_products_in_order() -> None:
+    # customers: a and b buy X and Y together; c bought X only; d never bought
+    transactions = pa.table(
+        {
+            "customer_id": ["a", "a", "b", "b", "c", "e", "e"],
+            "product_id": ["X", "Y", "X", "Y", "X", "Z", "W"],
+            "transaction_date": pa.array([date(2024, 1, day) for day in range(1, 8)], pa.date32()),
+        }
+    )
+    customers = pa.table({"customer_id": ["a", "b", "c", "d", "e"], "segment_id": [0, 0, 0, 1, 1]})
+    names = ["V", "W", "X", "Y", "Z"]
+    products = pa.table(
+        {
+            "product_id": names,
+            "product_name": [f"name {n}" for n in names],
+            "category": ["cat"] * 5,
+            "price": [1.0, 2.0, 3.0, 4.0, 5.0],
+        }
+    )
+    lookalikes = pa.table(
+        {"customer_id": ["d"], "lookalike_customer_id": ["e"], "similarity_score": [0.9]}
+    )
+    weights = Weights(10.0, 1.0, 1.0, 1.0)
+    out = recommend_products(
+        transactions,
+        customers,
+        products,
+        lookalikes,
+        weights,
+        recommendations_per_customer=2,
+        recommendation_item_neighbours=50,
+        as_of_date=None,
+    ).to_pandas()
+    assert out.groupby("customer_id").size().to_dict() == dict.fromkeys("abcde", 2)
+    bought = set(
+        zip(
+            transactions["customer_id"].to_pylist(),
+            transactions["product_id"].to_pylist(),
+            strict=True,
+        )
+    )
+    assert not bought & set(zip(out["customer_id"], out["product_id"], strict=True))
+    first = out[out["recommendation_rank"] == 1].set_index("customer_id")
+    assert first.loc["c", "product_id"] == "Y"  # bought together with X
+    assert first.loc["c", "reason"] == "bought together with products you bought"
+    assert first.loc["d", "product_id"] in {"W", "Z"}  # the lookalike's purchases
+    assert first.loc["d", "lookalikes_who_bought"] == 1
+    assert (out.groupby("customer_id")["recommendation_score"].diff().dropna() <= 0).all()
+    again = recommend_products(
+        transactions,
+        customers,
+        products,
+        lookalikes,
+        weights,
+        recommendations_per_customer=2,
+        recommendation_item_neighbours=50,
+        as_of_date=None,
+    ).to_pandas()
+    pd.testing.assert_frame_equal(out, again)
+
+
+def test_unknown_ids_are_named() -> None:
+    transactions = pa.table(
+        {
+            "customer_id": ["zz"],
+            "product_id": ["X"],
+            "transaction_date": pa.array([date(2024, 1, 1)], pa.date32()),
+        }
+    )
+    customers = pa.table({"customer_id": ["a"], "segment_id": [0]})
+    products = pa.table({"product_id": ["X"]})
+    with pytest.raises(ValueError, match=r"transactions: 1 row.*'zz'"):
+        recommendation_backtest(transactions, customers, products, NO_LOOKALIKES, **SETTINGS)
