@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-__all__ = ["arrow_to_pandas", "is_spark_frame", "to_pandas"]
+__all__ = ["arrow_columns", "arrow_to_pandas", "is_spark_frame", "to_pandas"]
 
 
 def is_spark_frame(relation: Any) -> bool:
@@ -57,3 +57,26 @@ def to_pandas(relation: Any) -> pd.DataFrame:
     if hasattr(relation, "df"):
         return relation.df()
     raise TypeError(f"cannot read a {type(relation).__name__} as pandas (DuckDB or Spark expected)")
+
+
+def arrow_columns(relation: Any, columns: str, where: str | None = None) -> pa.Table:
+    """``columns`` (``"a, b"``) of the relation ``dbt.ref()`` returned, as one Arrow table.
+
+    DuckDB: ``relation.filter(where).project(columns)``; Spark: the same through ``filter`` and
+    ``selectExpr``, with Spark's Arrow conventions turned into DuckDB's (time-zone-aware
+    timestamps to naive UTC, large strings to strings), so the package sees one schema.
+    ``where`` and ``columns`` are the model's own SQL text, never data.
+    """
+    if is_spark_frame(relation):
+        frame = relation.filter(where) if where else relation
+        table = frame.selectExpr(*(part.strip() for part in columns.split(","))).toArrow()
+        for position, field in enumerate(table.schema):
+            if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+                naive = table.column(position).cast(pa.timestamp(field.type.unit))
+                table = table.set_column(position, field.name, naive)
+            elif pa.types.is_large_string(field.type):
+                text = table.column(position).cast(pa.string())
+                table = table.set_column(position, field.name, text)
+        return table
+    filtered = relation.filter(where) if where else relation
+    return filtered.project(columns).to_arrow_table()
