@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-__all__ = ["arrow_columns", "arrow_to_pandas", "is_spark_frame", "to_pandas"]
+__all__ = ["arrow_columns", "arrow_to_pandas", "is_spark_frame", "to_arrow", "to_pandas"]
 
 
 def is_spark_frame(relation: Any) -> bool:
@@ -69,14 +69,27 @@ def arrow_columns(relation: Any, columns: str, where: str | None = None) -> pa.T
     """
     if is_spark_frame(relation):
         frame = relation.filter(where) if where else relation
-        table = frame.selectExpr(*(part.strip() for part in columns.split(","))).toArrow()
-        for position, field in enumerate(table.schema):
-            if pa.types.is_timestamp(field.type) and field.type.tz is not None:
-                naive = table.column(position).cast(pa.timestamp(field.type.unit))
-                table = table.set_column(position, field.name, naive)
-            elif pa.types.is_large_string(field.type):
-                text = table.column(position).cast(pa.string())
-                table = table.set_column(position, field.name, text)
-        return table
+        return _spark_arrow(frame.selectExpr(*(part.strip() for part in columns.split(","))))
     filtered = relation.filter(where) if where else relation
     return filtered.project(columns).to_arrow_table()
+
+
+def to_arrow(relation: Any) -> pa.Table:
+    """The whole relation ``dbt.ref()`` returned as one Arrow table (DuckDB's
+    ``fetch_arrow_table``; on Spark ``toArrow`` in DuckDB's conventions)."""
+    if is_spark_frame(relation):
+        return _spark_arrow(relation)
+    return relation.fetch_arrow_table()
+
+
+def _spark_arrow(frame: Any) -> pa.Table:
+    """A Spark DataFrame as Arrow, zoned timestamps as naive UTC and large strings as strings."""
+    table = frame.toArrow()
+    for position, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            naive = table.column(position).cast(pa.timestamp(field.type.unit))
+            table = table.set_column(position, field.name, naive)
+        elif pa.types.is_large_string(field.type):
+            text = table.column(position).cast(pa.string())
+            table = table.set_column(position, field.name, text)
+    return table

@@ -91,10 +91,12 @@ def _to_spark(session: Any, result: Any) -> Any:
     if is_spark_frame(result):
         return result
     if isinstance(result, pd.DataFrame):
-        table = pa.Table.from_pandas(result, preserve_index=False)
-        return session.createDataFrame(table)
+        result = pa.Table.from_pandas(result, preserve_index=False)
+    if isinstance(result, pa.Table):
+        return session.createDataFrame(result)
     raise TypeError(
-        f"a dbt Python model must return a pandas or Spark DataFrame, got {type(result).__name__}"
+        "a dbt Python model must return a pandas or Spark DataFrame or an Arrow table,"
+        f" got {type(result).__name__}"
     )
 
 
