@@ -1,13 +1,14 @@
 """dbt Python model: one row per customer with its segment, distance to centre and PCA position.
 
-The number of segments is the one flagged `is_chosen` in `segmentation_scores`, so the k sweep
-runs once per build. Segment names are given in SQL (`segment_profiles`, `customer_segments`).
+The labels are the ones `segmentation_sweep` stored for the k flagged `is_chosen` in
+`segmentation_scores`: nothing is refitted. Segment names are given in SQL
+(`segment_profiles`, `customer_segments`).
 """
 
 from typing import Any
 
 from customer_analytics.dbt_settings import require_settings
-from customer_analytics.frames import to_pandas
+from customer_analytics.frames import to_arrow, to_pandas
 from customer_analytics.segmentation import assign_segments
 
 
@@ -15,19 +16,14 @@ def model(dbt: Any, session: Any) -> Any:
     settings = require_settings(
         "customer_segment_assignments",
         {
-            "features": dbt.config.get("features"),
-            "algorithm": dbt.config.get("algorithm"),
-            "eps": dbt.config.get("dbscan_eps"),
-            "min_samples": dbt.config.get("dbscan_min_samples"),
-            "random_state": dbt.config.get("random_state"),
+            "segment_features": dbt.config.get("segment_features"),
+            "segment_log_features": dbt.config.get("segment_log_features"),
+            "segment_algorithm": dbt.config.get("segment_algorithm"),
         },
     )
-    scores = to_pandas(dbt.ref("segmentation_scores"))
-    chosen = scores.loc[scores["is_chosen"], "k"]
-    if len(chosen) != 1:
-        raise ValueError(f"segmentation_scores must flag exactly one k, found {len(chosen)}")
-    # DBSCAN finds its own k; every other algorithm refits the chosen k.
-    n_segments = None if settings["algorithm"] == "dbscan" else int(chosen.iloc[0])
     return assign_segments(
-        to_pandas(dbt.ref("customer_features")), n_segments=n_segments, **settings
+        to_arrow(dbt.ref("customer_features")),
+        to_pandas(dbt.ref("segmentation_sweep")),
+        to_pandas(dbt.ref("segmentation_scores")),
+        **settings,
     )

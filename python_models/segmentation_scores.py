@@ -1,13 +1,16 @@
 """dbt Python model: one row per candidate number of segments, with quality scores.
 
 A thin adapter: settings come from this model's YAML config (wired to vars), the work is
-`customer_analytics.segmentation.score_segmentations`.
+`customer_analytics.segmentation.score_segmentations` on the labels `segmentation_sweep`
+stored (nothing is refitted, except the chosen k on the bootstrap resamples).
 """
 
 from typing import Any
 
+from dbt.adapters.events.logging import AdapterLogger
+
 from customer_analytics.dbt_settings import require_settings
-from customer_analytics.frames import to_pandas
+from customer_analytics.frames import to_arrow, to_pandas
 from customer_analytics.segmentation import score_segmentations
 
 
@@ -15,17 +18,21 @@ def model(dbt: Any, session: Any) -> Any:
     settings = require_settings(
         "segmentation_scores",
         {
-            "features": dbt.config.get("features"),
-            "algorithm": dbt.config.get("algorithm"),
-            "k_min": dbt.config.get("k_min"),
-            "k_max": dbt.config.get("k_max"),
-            "selection_rule": dbt.config.get("selection_rule"),
-            "n_segments": dbt.config.get("n_segments"),
+            "segment_features": dbt.config.get("segment_features"),
+            "segment_log_features": dbt.config.get("segment_log_features"),
+            "segment_algorithm": dbt.config.get("segment_algorithm"),
+            "segment_selection_rule": dbt.config.get("segment_selection_rule"),
+            "segment_k_tolerance": dbt.config.get("segment_k_tolerance"),
+            "segment_count": dbt.config.get("segment_count"),
+            "segment_n_init": dbt.config.get("segment_n_init"),
             "silhouette_sample_size": dbt.config.get("silhouette_sample_size"),
-            "eps": dbt.config.get("dbscan_eps"),
-            "min_samples": dbt.config.get("dbscan_min_samples"),
-            "random_state": dbt.config.get("random_state"),
+            "segment_bootstrap_resamples": dbt.config.get("segment_bootstrap_resamples"),
+            "segment_bootstrap_sample_size": dbt.config.get("segment_bootstrap_sample_size"),
+            "random_seed": dbt.config.get("random_seed"),
         },
-        optional={"n_segments"},
+        optional={"segment_count"},
     )
-    return score_segmentations(to_pandas(dbt.ref("customer_features")), **settings)
+    features = to_arrow(dbt.ref("customer_features"))
+    sweep = to_pandas(dbt.ref("segmentation_sweep"))
+    logger = AdapterLogger("segmentation_scores")
+    return score_segmentations(features, sweep, **settings, progress=logger.info)

@@ -8,7 +8,8 @@ warehouse happened to return the rows.
 Feature specs
 -------------
 A feature spec is a sequence of column names. An entry may be a glob pattern
-(``"spend_share_*"``; the characters ``*``, ``?`` and ``[`` make it one) that is expanded
+(``"spend_share_*"``; ``*`` matches any run of characters and ``?`` one character, as in
+the ``segment_features`` macro that resolves the same spec in SQL) that is expanded
 against the frame's columns in the frame's column order. An entry that is also an exact
 column name is taken literally. A column named twice (for example explicitly and through a
 pattern) is used once, at its first position. An unknown name, or a pattern that matches
@@ -21,23 +22,33 @@ Column types
   in sorted order, named ``"<column>=<category>"``;
 * date and datetime columns are rejected (use ``tenure_days`` / ``recency_days``).
 
-Standardization
----------------
-Every resolved column, one-hot columns included, is standardized with scikit-learn's
+Log scaling, standardization, pattern weights
+---------------------------------------------
+Columns named in ``log_features`` (exact names or patterns, resolved like ``features``;
+they must be features and must not be negative) are replaced by ``log1p(value)`` first,
+so a few big spenders do not stretch a money or count axis.
+
+Every resolved column, one-hot columns included, is then standardized with scikit-learn's
 ``StandardScaler`` (mean 0, population standard deviation 1). A zero-variance column
 (every customer has the same value) is left with scale 1 by ``StandardScaler``, so after
 centring it is a column of exact zeros: it never produces NaN or inf and contributes
 nothing to distances or similarities.
+
+With ``weigh_patterns=True`` every entry of the feature spec carries the weight of one
+feature: the ``m`` columns a pattern expands to (``spend_share_*``: shares that sum to 1)
+are each multiplied by ``1 / sqrt(m)``, so together they add as much variance as one
+column instead of ``m``.
 """
 
 from __future__ import annotations
 
-import fnmatch
+import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sklearn.preprocessing import StandardScaler
 
 __all__ = [
@@ -48,6 +59,7 @@ __all__ = [
     "FeatureMatrix",
     "build_feature_matrix",
     "resolve_feature_columns",
+    "resolve_feature_entries",
 ]
 
 ID_COLUMN = "customer_id"
@@ -77,7 +89,7 @@ DEFAULT_LOOKALIKE_FEATURES: tuple[str, ...] = (
     *(name for name in BEHAVIOUR_FEATURES if name != "tenure_days"),
 )
 
-_GLOB_CHARS = frozenset("*?[")
+_GLOB_CHARS = frozenset("*?")
 
 
 class FeatureMatrix(NamedTuple):
@@ -96,23 +108,38 @@ def _is_pattern(name: str) -> bool:
     return any(char in _GLOB_CHARS for char in name)
 
 
+def _matches(pattern: str, column: str) -> bool:
+    regex = "".join(
+        ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern
+    )
+    return re.fullmatch(regex, column) is not None
+
+
 def resolve_feature_columns(columns: Sequence[str], features: Sequence[str]) -> list[str]:
     """Expand a feature spec against ``columns``; see the module docstring for the rules.
 
     >>> resolve_feature_columns(["a", "s_x", "s_y"], ["s_*", "a"])
     ['s_x', 's_y', 'a']
     """
+    return [column for _, column in resolve_feature_entries(columns, features)]
+
+
+def resolve_feature_entries(
+    columns: Sequence[str], features: Sequence[str]
+) -> list[tuple[int, str]]:
+    """Like :func:`resolve_feature_columns`, with the index of the spec entry that brought
+    in each column (its first mention)."""
     if isinstance(features, str):
         raise TypeError("features must be a sequence of column names, not a single string")
     available = [str(column) for column in columns]
     known = set(available)
-    resolved: list[str] = []
+    resolved: list[tuple[int, str]] = []
     seen: set[str] = set()
-    for entry in features:
+    for position, entry in enumerate(features):
         if entry in known:
             matches = [entry]
         elif _is_pattern(entry):
-            matches = [column for column in available if fnmatch.fnmatchcase(column, entry)]
+            matches = [column for column in available if _matches(entry, column)]
             if not matches:
                 raise ValueError(f"feature pattern {entry!r} matches no column")
         else:
@@ -120,7 +147,7 @@ def resolve_feature_columns(columns: Sequence[str], features: Sequence[str]) -> 
         for column in matches:
             if column not in seen:
                 seen.add(column)
-                resolved.append(column)
+                resolved.append((position, column))
     if not resolved:
         raise ValueError("the feature list is empty")
     return resolved
@@ -169,24 +196,45 @@ def _encode_column(name: str, series: pd.Series, ids: np.ndarray) -> tuple[np.nd
 
 
 def build_feature_matrix(
-    customer_features: pd.DataFrame,
+    customer_features: pd.DataFrame | pa.Table,
     features: Sequence[str] = DEFAULT_SEGMENT_FEATURES,
     *,
     id_column: str = ID_COLUMN,
     standardize: bool = True,
+    log_features: Sequence[str] = (),
+    weigh_patterns: bool = False,
 ) -> FeatureMatrix:
     """Resolve ``features`` in ``customer_features`` and return the standardized matrix.
 
-    Rows are sorted by ``id_column`` ascending (customer ids must be present and unique),
-    so the result does not depend on the input row order. With ``standardize=False`` the
-    raw (one-hot encoded) values are returned instead.
+    ``customer_features`` is a pandas frame or an Arrow table; from an Arrow table only the
+    id and the feature columns are converted. Rows are sorted by ``id_column`` ascending
+    (customer ids must be present and unique), so the result does not depend on the input
+    row order. With ``standardize=False`` the raw (one-hot encoded, log-scaled) values are
+    returned instead. ``log_features`` and ``weigh_patterns``: see the module docstring.
 
     Raises ``ValueError`` for an empty frame, a missing/duplicated/null id, an unknown
-    feature or pattern, and for a missing or non-finite value (naming the column and the
-    first offending customer id in ascending id order).
+    feature or pattern, a negative value in a log-scaled column, and for a missing or
+    non-finite value (naming the column and the first offending customer id in ascending
+    id order).
     """
-    if id_column not in customer_features.columns:
+    available = list(
+        customer_features.column_names
+        if isinstance(customer_features, pa.Table)
+        else customer_features.columns
+    )
+    if id_column not in available:
         raise ValueError(f"the frame has no {id_column!r} column")
+    entries = resolve_feature_entries(available, features)
+    columns = [column for _, column in entries]
+    if id_column in columns:
+        raise ValueError(f"{id_column!r} cannot be a feature")
+    logged = set(resolve_feature_columns(available, log_features)) if log_features else set()
+    if not logged <= set(columns):
+        raise ValueError(
+            f"log-scaled columns that are not features: {sorted(logged - set(columns))}"
+        )
+    if isinstance(customer_features, pa.Table):
+        customer_features = customer_features.select([id_column, *columns]).to_pandas()
     if len(customer_features) == 0:
         raise ValueError("the frame has no customers")
     id_series = customer_features[id_column]
@@ -197,18 +245,27 @@ def build_feature_matrix(
         first = sorted(id_series[duplicated].unique())[0]
         raise ValueError(f"{id_column!r} is not unique (first duplicate: {first!r})")
 
-    columns = resolve_feature_columns(list(customer_features.columns), features)
-    if id_column in columns:
-        raise ValueError(f"{id_column!r} cannot be a feature")
-
-    ordered = customer_features.sort_values(id_column, kind="mergesort", ignore_index=True)
-    ids = ordered[id_column].to_numpy()
+    order = np.argsort(id_series.to_numpy(), kind="stable")
+    ids = id_series.to_numpy()[order]
+    entry_sizes = np.bincount([position for position, _ in entries])
     blocks: list[np.ndarray] = []
     names: list[str] = []
-    for column in columns:
-        block, block_names = _encode_column(column, ordered[column], ids)
+    weights: list[float] = []
+    for position, column in entries:
+        series = customer_features[column].iloc[order].reset_index(drop=True)
+        block, block_names = _encode_column(column, series, ids)
+        if column in logged:
+            negative = block[:, 0] < 0
+            if negative.any():
+                raise ValueError(
+                    f"log-scaled feature column {column!r} has negative values "
+                    f"(first customer_id: {_first_bad_id(ids, negative)!r})"
+                )
+            block = np.log1p(block)
         blocks.append(block)
         names.extend(block_names)
+        weight = 1.0 / np.sqrt(entry_sizes[position]) if weigh_patterns else 1.0
+        weights.extend([weight] * block.shape[1])
     matrix = np.hstack(blocks).astype(np.float64, copy=False)
     if standardize:
         matrix = StandardScaler().fit_transform(matrix)
@@ -216,4 +273,6 @@ def build_feature_matrix(
         # make that exact even if the mean had a rounding error.
         constant = np.ptp(matrix, axis=0) == 0
         matrix[:, constant] = 0.0
+    if weigh_patterns:
+        matrix *= np.asarray(weights)
     return FeatureMatrix(customer_ids=ids, matrix=np.ascontiguousarray(matrix), feature_names=names)

@@ -215,6 +215,26 @@ def frequency_counts(customers_per_count: pd.DataFrame) -> pd.DataFrame:
     return full
 
 
+def segment_quality_note(quality: pd.Series) -> str:
+    """How real the segments are, in words, from one ``segment_quality`` row; when the
+    structure is weak, the caveat is shown as a warning note above the segment charts."""
+    stability = quality["bootstrap_stability"]
+    measured = (
+        f"bootstrap stability {stability:.2f} over {int(quality['bootstrap_resamples'])} resamples"
+        if pd.notna(stability)
+        else "bootstrap stability not measured"
+    )
+    silhouette = quality["silhouette"]
+    silhouette_text = f"silhouette {silhouette:.2f}" if pd.notna(silhouette) else "no silhouette"
+    summary = (
+        f"<p>Structure: <strong>{html.escape(str(quality['structure_strength']))}</strong>"
+        f" ({int(quality['segment_count'])} segments; {silhouette_text}; {measured}).</p>"
+    )
+    if bool(quality["is_weak_structure"]):
+        summary += f'<p class="note caveat" role="note">{html.escape(str(quality["caveat"]))}</p>'
+    return summary
+
+
 def zscore_matrix(feature_profiles: pd.DataFrame, segment_names: Mapping[int, str]) -> pd.DataFrame:
     """Segments x features z-scores, rows in segment-id order labelled ``"Name (n=42)"``.
 
@@ -939,6 +959,11 @@ class _Builder:
                     "Model-selection scores for each candidate number of segments; the star"
                     " and dashed line mark the k the selection rule chose.",
                 )
+
+        if self._needs("segment quality", "segment_quality"):
+            quality = self.db.df("select * from segment_quality")
+            if not quality.empty:
+                self._body.append(segment_quality_note(quality.iloc[0]))
 
     def segments(self) -> None:
         if self._needs("segment scatter", "customer_segments"):

@@ -1,134 +1,138 @@
-"""Customer segmentation: score candidate segment counts, then assign every customer.
+"""Customer segmentation: one sweep over the candidate numbers of segments, scored and used.
 
-The two public entry points take the ``customer_features`` frame and plain settings (as
-they arrive from YAML) and return one DataFrame each, so a dbt Python model only has to
-call one of them:
+Three steps, one dbt Python model each, so that no number of segments is ever fitted twice:
 
-* :func:`score_segmentations` -- one row per candidate number of segments ``k``;
-* :func:`assign_segments` -- one row per customer.
+* :func:`sweep_segmentations` -- builds the feature matrix, fits every candidate ``k``
+  once, computes the 2-D PCA once, and returns one row per customer with the (canonical)
+  labels of every ``k`` in ``segment_id_k<k>`` columns (model ``segmentation_sweep``);
+* :func:`score_segmentations` -- scores the stored labels of every ``k`` (nothing is
+  refitted), picks ``k``, and measures the chosen segmentation's bootstrap stability
+  (model ``segmentation_scores``, one row per ``k``);
+* :func:`assign_segments` -- takes the chosen ``k``'s stored labels and adds each
+  customer's distance to its segment centre (model ``customer_segment_assignments``).
 
-:func:`run_segmentation` returns both from a single fit.
+:func:`run_segmentation` runs the three in one call (tests, benchmarks, notebooks).
+Every setting is a keyword argument named exactly like its dbt var and has no default
+here: the var's default in ``dbt_project.yml`` is the only one.
 
-How it works
-------------
-1. :func:`customer_analytics.features.build_feature_matrix` builds the standardized matrix
-   (rows in ascending ``customer_id`` order, so input row order never matters).
-2. For every candidate ``k`` in ``k_min..k_max`` the chosen algorithm is fitted and scored
-   on the same matrix:
+Features
+--------
+:func:`customer_analytics.features.build_feature_matrix` with ``segment_features``,
+``log1p`` on ``segment_log_features`` (skewed money and counts), standardization, and
+``weigh_patterns=True``: a pattern such as ``spend_share_*`` (shares that sum to 1) counts
+as one feature, not one per category. Rows are in ascending ``customer_id`` order.
 
-   * ``davies_bouldin`` (lower is better) and ``calinski_harabasz`` (higher is better) on
-     all customers;
-   * ``silhouette`` (higher is better) on a fixed-seed random sample of
-     ``silhouette_sample_size`` customers (all of them when there are fewer), the same
-     sample for every ``k`` -- the exact silhouette is O(n^2). The sample's distances are
-     computed once (in 64 MiB chunks) and shared by all ``k``;
-   * ``inertia``: the within-segment sum of squared Euclidean distances to each segment's
-     mean, computed from the labels for every algorithm (for k-means it equals k-means'
-     own inertia).
+Scores and the choice of k
+--------------------------
+For every candidate ``k`` in ``segment_k_min..segment_k_max``:
 
-3. The ``selection_rule`` picks ``k``: ``davies_bouldin`` (lowest; the default),
-   ``silhouette`` (highest), ``calinski_harabasz`` (highest) or ``elbow``: with ``k`` and
-   ``inertia`` both rescaled to [0, 1] over the sweep, the knee is the ``k`` whose point
-   lies farthest below the straight chord from the first to the last point (a
-   Kneedle-style "maximum distance to the chord"). Scores are compared after rounding to
-   10 decimals and ties go to the smaller ``k``; NaN scores are never chosen (if every
-   score is NaN the smallest ``k`` is). The elbow needs three or more candidates and an
-   inertia that changes; otherwise it picks the smallest ``k``.
-   A fixed ``n_segments`` bypasses the rule (``selection_rule`` is reported as
-   ``"fixed"``) but the sweep is still scored, with ``n_segments`` added when it lies
-   outside ``k_min..k_max``.
-4. Segment ids are ``0..k-1`` ordered by descending segment size, then by the segment's
-   mean vector (lexicographically, ascending), so they never depend on the labels a random
-   initialisation happened to produce.
+* ``davies_bouldin`` (lower is better) and ``calinski_harabasz`` (higher is better) on all
+  customers;
+* ``silhouette`` (higher is better) on a fixed-seed sample of ``silhouette_sample_size``
+  customers (all of them when there are fewer), the same sample for every ``k``; the
+  sample's distances are computed once, in 64 MiB chunks, and shared by all ``k``;
+* ``inertia``: the within-segment sum of squared distances to each segment's mean.
+
+``segment_selection_rule`` picks ``k``: ``davies_bouldin`` (lowest), ``silhouette`` or
+``calinski_harabasz`` (highest), each with ``segment_k_tolerance``: the SMALLEST ``k``
+whose score is within that fraction of the best score wins (scores rounded to 10
+decimals; NaN never wins), so a flat curve does not pick many segments for a hair's
+breadth. ``elbow``: with ``k`` and ``inertia`` rescaled to [0, 1], the ``k`` farthest below
+the chord from the first to the last point (Kneedle); it needs three candidates and a
+changing inertia, otherwise the smallest ``k``. A fixed ``segment_count`` bypasses the
+rule (``selection_rule = "fixed"``) but the sweep is still scored.
+
+Quality of the chosen segmentation
+----------------------------------
+``bootstrap_stability``: the mean adjusted Rand index, over ``segment_bootstrap_resamples``
+resamples drawn with fixed seeds (``random_seed`` and the resample number), between the
+chosen labels and the labels the same algorithm with the same ``k`` gives after fitting on
+the resample (each customer joins the nearest segment mean of the resample's fit). The
+resamples have ``min(n, segment_bootstrap_sample_size)`` customers drawn with replacement
+and the agreement is measured on a fixed-seed evaluation sample of that size, so the cost
+does not grow with the number of customers. ``structure_strength`` turns silhouette and
+stability into words (see :func:`structure_strength`).
+
+Segment ids are ``0..k-1`` ordered by descending size, then by the segment's mean vector,
+so they never depend on the labels a random initialisation produced.
 
 Algorithms
 ----------
 ``kmeans`` (default)
-    ``sklearn.cluster.KMeans`` with explicit ``n_init``, ``max_iter`` and
-    ``random_state`` (default ``n_init=3``). Full-batch Lloyd is fast enough: the whole
-    run (2..10 sweep with all scores, assignment, PCA) for 1M customers x 20 clustered
-    features took 50-120 s (depending on other load) and under 1 GiB above the data on
-    2 cores (see
-    ``benchmarks/bench_python_models.py``), so MiniBatchKMeans is not used.
+    ``sklearn.cluster.KMeans`` with ``n_init = segment_n_init`` restarts, ``max_iter=300``
+    and ``random_state = random_seed``. Above ``KMEANS_PILOT_ROWS`` customers the restarts
+    run on a fixed-seed sample of that many and the best one's centres start one fit on
+    all customers, so restarts stay cheap at a million customers.
 ``agglomerative``
-    Ward linkage (``scipy.cluster.hierarchy.linkage(method="ward")``, the same criterion
-    as scikit-learn's ``AgglomerativeClustering(linkage="ward")``); the tree is built
-    once and cut at every ``k``. Ward needs O(n^2) memory, so above
-    ``max_agglomerative_customers`` customers the tree is built on a fixed-seed random
-    sample of that many customers; the sampled customers keep their labels and every
-    other customer joins the segment whose (sample) mean is nearest in Euclidean
-    distance.
+    Ward linkage (``scipy.cluster.hierarchy.linkage``), built once and cut at every ``k``;
+    above ``MAX_AGGLOMERATIVE_CUSTOMERS`` customers on a fixed-seed sample, the others
+    joining the nearest sample segment mean.
 ``gaussian_mixture``
-    ``sklearn.mixture.GaussianMixture`` (full covariances, k-means initialisation,
-    ``n_init`` restarts); customers go to their most probable component. A component
-    that ends up with no customers disappears, so fewer than ``k`` segments can come out.
+    ``sklearn.mixture.GaussianMixture`` (full covariances, ``segment_n_init`` restarts).
 ``dbscan``
-    ``sklearn.cluster.DBSCAN(eps, min_samples)``. The number of segments is whatever DBSCAN
-    finds; ``k_min``, ``k_max``, ``selection_rule`` and ``n_segments`` do not apply
-    (passing ``n_segments`` is an error). Noise customers get ``segment_id = -1`` and a NaN
-    ``distance_to_centre``; they are not forced into a segment. The score frame has one
-    row (``selection_rule = "dbscan"``) whose scores are computed on non-noise customers
-    only.
+    ``sklearn.cluster.DBSCAN(dbscan_eps, dbscan_min_samples)`` finds its own number of
+    segments (one sweep column); noise customers get ``segment_id = -1`` and a NaN
+    distance. ``segment_count`` cannot be combined with it. No bootstrap stability.
 
 Degenerate inputs
 -----------------
-A candidate ``k`` is feasible when ``2 <= k <= min(n_customers - 1, n_distinct_rows)``
-(the metrics need at least one customer more than segments, and k-means cannot make more
-non-empty clusters than there are distinct points). Infeasible candidates are dropped.
-
-* When no candidate is feasible -- one customer, two customers, or all customers
-  identical (which includes every feature having zero variance) -- the result is a single
-  segment: every customer gets ``segment_id = 0``, the score frame has one row with
-  ``k = 1``, NaN metrics, the total sum of squares as ``inertia`` and ``selection_rule =
-  "single_segment"``. A pipeline on tiny or constant data therefore still produces a
-  table instead of failing.
-* A fixed ``n_segments`` that is not feasible raises ``ValueError`` (``n_segments = 1`` is
-  always accepted and gives the single segment above).
-* A zero-variance feature is a column of zeros after standardization and has no effect.
-* The PCA columns are computed on all customers. ``pca_1_explained_variance_ratio`` and
-  ``pca_2_explained_variance_ratio`` are constants (the share of total variance explained
-  by each component), repeated on every row so the table is self-describing. With a
-  single feature ``pca_2`` and its ratio are 0; with fewer than two customers, or no
-  variance at all, every PCA column is 0.
+A candidate ``k`` is feasible when ``2 <= k <= min(n_customers - 1, n_distinct_rows)``;
+infeasible candidates are dropped. With none feasible (one or two customers, all
+identical) every customer is in segment 0, with one score row ``k = 1``, NaN metrics and
+``selection_rule = "single_segment"``. A fixed ``segment_count`` that is not feasible
+raises ``ValueError`` (1 is always accepted). PCA columns are 0 when there is no variance;
+with one feature ``pca_2`` is 0.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import contextlib
+import time
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from scipy import sparse
 from scipy.cluster.hierarchy import cut_tree, linkage
 from sklearn.cluster import DBSCAN, KMeans
 from sklearn.decomposition import PCA
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
+from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score
 from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
 
-from customer_analytics.features import (
-    DEFAULT_SEGMENT_FEATURES,
-    ID_COLUMN,
-    FeatureMatrix,
-    build_feature_matrix,
-)
+from customer_analytics.features import ID_COLUMN, FeatureMatrix, build_feature_matrix
 
 __all__ = [
     "ALGORITHMS",
     "SCORE_COLUMNS",
     "SEGMENT_COLUMNS",
     "SELECTION_RULES",
+    "SWEEP_COLUMNS",
     "SegmentationResult",
     "assign_segments",
+    "label_column",
     "run_segmentation",
     "score_segmentations",
+    "structure_strength",
+    "sweep_segmentations",
 ]
 
 ALGORITHMS: tuple[str, ...] = ("kmeans", "agglomerative", "gaussian_mixture", "dbscan")
 SELECTION_RULES: tuple[str, ...] = ("davies_bouldin", "silhouette", "calinski_harabasz", "elbow")
+MAX_ITER = 300
+MAX_AGGLOMERATIVE_CUSTOMERS = 20_000  # Ward needs O(n^2) memory: fit a sample above this
+KMEANS_PILOT_ROWS = 50_000  # above this, KMeans restarts run on a sample of this many
 
+SWEEP_COLUMNS: tuple[str, ...] = (
+    ID_COLUMN,
+    "pca_1",
+    "pca_2",
+    "pca_1_explained_variance_ratio",
+    "pca_2_explained_variance_ratio",
+)  # followed by one ``segment_id_k<k>`` column per candidate k, ascending
 SCORE_COLUMNS: tuple[str, ...] = (
     "k",
     "davies_bouldin",
@@ -138,6 +142,10 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "is_chosen",
     "algorithm",
     "selection_rule",
+    "bootstrap_stability",
+    "bootstrap_resamples",
+    "bootstrap_sample_size",
+    "structure_strength",
 )
 SEGMENT_COLUMNS: tuple[str, ...] = (
     ID_COLUMN,
@@ -150,55 +158,24 @@ SEGMENT_COLUMNS: tuple[str, ...] = (
     "algorithm",
 )
 
-_DECIMALS = 10  # scores closer than this are ties (the smaller k wins)
+_DECIMALS = 10  # scores closer than this are ties
+_SMALL_FIT_ROWS = 50_000
+_LABEL_PREFIX = "segment_id_k"
+
+Progress = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class _Settings:
-    algorithm: str
-    n_segments: int | None
-    k_min: int
-    k_max: int
-    selection_rule: str
-    random_state: int
-    n_init: int
-    max_iter: int
-    silhouette_sample_size: int
-    max_agglomerative_customers: int
-    eps: float
-    min_samples: int
+def label_column(k: int) -> str:
+    """Name of the sweep column holding the labels of ``k`` segments."""
+    return f"{_LABEL_PREFIX}{k}"
 
 
 class SegmentationResult(NamedTuple):
-    """Both outputs of one segmentation run."""
+    """All three outputs of one segmentation run."""
 
+    sweep: pd.DataFrame
     scores: pd.DataFrame
     assignments: pd.DataFrame
-
-
-def _validate(settings: _Settings) -> None:
-    if settings.algorithm not in ALGORITHMS:
-        raise ValueError(f"unknown algorithm {settings.algorithm!r}; expected one of {ALGORITHMS}")
-    if settings.selection_rule not in SELECTION_RULES:
-        raise ValueError(
-            f"unknown selection_rule {settings.selection_rule!r}; expected one of {SELECTION_RULES}"
-        )
-    if settings.k_min < 2 or settings.k_max < settings.k_min:
-        raise ValueError(
-            f"need 2 <= k_min <= k_max, got k_min={settings.k_min}, k_max={settings.k_max}"
-        )
-    if settings.n_segments is not None:
-        if settings.algorithm == "dbscan":
-            raise ValueError("n_segments cannot be used with dbscan (it finds k itself)")
-        if settings.n_segments < 1:
-            raise ValueError(f"n_segments must be >= 1, got {settings.n_segments}")
-    for name in ("n_init", "max_iter", "silhouette_sample_size", "min_samples"):
-        if getattr(settings, name) < 1:
-            raise ValueError(f"{name} must be >= 1, got {getattr(settings, name)}")
-    if settings.max_agglomerative_customers < 2:
-        raise ValueError("max_agglomerative_customers must be >= 2")
-    if not settings.eps > 0:
-        raise ValueError(f"eps must be > 0, got {settings.eps}")
 
 
 def _count_distinct_rows(x: np.ndarray) -> int:
@@ -251,11 +228,12 @@ def _canonical_labels(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return result
 
 
-def _silhouette_sample(n: int, settings: _Settings) -> np.ndarray:
-    if n <= settings.silhouette_sample_size:
+def _fixed_sample(n: int, size: int, seed: int) -> np.ndarray:
+    """Sorted row numbers of a fixed-seed sample of ``size`` rows (all rows when fewer)."""
+    if n <= size:
         return np.arange(n)
-    rng = np.random.default_rng(settings.random_state)
-    return np.sort(rng.choice(n, size=settings.silhouette_sample_size, replace=False))
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, size=size, replace=False))
 
 
 def _score(x: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -325,7 +303,7 @@ def _silhouettes(sample: np.ndarray, labellings: list[np.ndarray]) -> list[float
 class _Labeller:
     """Fits one algorithm for any k; caches what can be shared across k (the ward tree)."""
 
-    def __init__(self, x: np.ndarray, settings: _Settings) -> None:
+    def __init__(self, x: np.ndarray, settings: _LabellerSettings) -> None:
         self.x = x
         self.settings = settings
         self._tree: np.ndarray | None = None
@@ -335,30 +313,44 @@ class _Labeller:
         if k == 1:
             return np.zeros(self.x.shape[0], dtype=np.int64)
         s = self.settings
-        if s.algorithm == "kmeans":
+        if s.segment_algorithm == "kmeans":
+            init: np.ndarray | str = "k-means++"
+            n_init = s.segment_n_init
+            if self.x.shape[0] > KMEANS_PILOT_ROWS:
+                # The restarts run on a fixed-seed sample; the best one's centres start a
+                # single full-data fit (restarts cost ~n_init x less at scale).
+                rows = _fixed_sample(self.x.shape[0], KMEANS_PILOT_ROWS, s.random_seed)
+                pilot = KMeans(
+                    n_clusters=k, n_init=n_init, max_iter=MAX_ITER, random_state=s.random_seed
+                ).fit(self.x[rows])
+                init, n_init = pilot.cluster_centers_, 1
             model = KMeans(
-                n_clusters=k, n_init=s.n_init, max_iter=s.max_iter, random_state=s.random_state
+                n_clusters=k,
+                init=init,
+                n_init=n_init,
+                max_iter=MAX_ITER,
+                random_state=s.random_seed,
             )
             return model.fit_predict(self.x).astype(np.int64)
-        if s.algorithm == "gaussian_mixture":
+        if s.segment_algorithm == "gaussian_mixture":
             mixture = GaussianMixture(
                 n_components=k,
                 covariance_type="full",
-                n_init=s.n_init,
-                max_iter=s.max_iter,
-                random_state=s.random_state,
+                n_init=s.segment_n_init,
+                max_iter=MAX_ITER,
+                random_state=s.random_seed,
             )
             return mixture.fit(self.x).predict(self.x).astype(np.int64)
-        if s.algorithm == "agglomerative":
+        if s.segment_algorithm == "agglomerative":
             return self._ward_labels(k)
-        raise AssertionError(s.algorithm)  # dbscan is handled by the caller
+        raise AssertionError(s.segment_algorithm)  # dbscan is handled by the caller
 
     def _ward_labels(self, k: int) -> np.ndarray:
         n = self.x.shape[0]
         if self._tree is None:
-            limit = self.settings.max_agglomerative_customers
+            limit = MAX_AGGLOMERATIVE_CUSTOMERS
             if n > limit:
-                rng = np.random.default_rng(self.settings.random_state)
+                rng = np.random.default_rng(self.settings.random_seed)
                 self._tree_rows = np.sort(rng.choice(n, size=limit, replace=False))
             else:
                 self._tree_rows = np.arange(n)
@@ -384,18 +376,21 @@ def _nearest_centre(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return labels
 
 
-def _choose_k(frame: pd.DataFrame, rule: str) -> int:
-    """Apply a selection rule to a score frame sorted by ascending k."""
+def _choose_k(frame: pd.DataFrame, rule: str, tolerance: float) -> int:
+    """Apply a selection rule to a score frame sorted by ascending k: the smallest k whose
+    score is within ``tolerance`` (relative) of the best one."""
     ks = frame["k"].to_numpy()
     if rule == "elbow":
         return _elbow(ks, frame["inertia"].to_numpy(dtype=np.float64))
     values = frame[rule].to_numpy(dtype=np.float64).round(_DECIMALS)
     if rule != "davies_bouldin":
-        values = -values
+        values = -values  # lower is better from here on
     finite = np.isfinite(values)
     if not finite.any():
         return int(ks[0])
-    return int(ks[finite][np.argmin(values[finite])])  # argmin: first = smaller k on ties
+    best = values[finite].min()
+    good = finite & (values <= np.round(best + tolerance * abs(best), _DECIMALS))
+    return int(ks[good][0])
 
 
 def _elbow(ks: np.ndarray, inertia: np.ndarray) -> int:
@@ -429,195 +424,409 @@ def _pca_columns(x: np.ndarray) -> dict[str, np.ndarray | float]:
     return columns
 
 
-def _score_rows(
-    x: np.ndarray, labels_by_k: dict[int, np.ndarray], sample: np.ndarray
-) -> list[dict[str, float]]:
+def _validate_choice(
+    *,
+    segment_algorithm: str,
+    segment_k_min: int,
+    segment_k_max: int,
+    segment_count: int | None,
+    segment_n_init: int,
+    dbscan_eps: float,
+    dbscan_min_samples: int,
+) -> None:
+    if segment_algorithm not in ALGORITHMS:
+        raise ValueError(
+            f"unknown segment_algorithm {segment_algorithm!r}; expected one of {ALGORITHMS}"
+        )
+    if segment_k_min < 2 or segment_k_max < segment_k_min:
+        raise ValueError(
+            "need 2 <= segment_k_min <= segment_k_max, got"
+            f" segment_k_min={segment_k_min}, segment_k_max={segment_k_max}"
+        )
+    if segment_count is not None:
+        if segment_algorithm == "dbscan":
+            raise ValueError("segment_count cannot be used with dbscan (it finds k itself)")
+        if segment_count < 1:
+            raise ValueError(f"segment_count must be >= 1, got {segment_count}")
+    for name, value in (
+        ("segment_n_init", segment_n_init),
+        ("dbscan_min_samples", dbscan_min_samples),
+    ):
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+    if not dbscan_eps > 0:
+        raise ValueError(f"dbscan_eps must be > 0, got {dbscan_eps}")
+
+
+def _matrix(
+    customer_features: pd.DataFrame | pa.Table,
+    segment_features: Sequence[str],
+    segment_log_features: Sequence[str],
+) -> FeatureMatrix:
+    return build_feature_matrix(
+        customer_features,
+        segment_features,
+        log_features=segment_log_features,
+        weigh_patterns=True,
+    )
+
+
+def _threads_for(rows: int) -> threadpool_limits | contextlib.nullcontext[None]:
+    """One BLAS/OpenMP thread for small fits: there, thread start-up and spinning on a
+    busy machine cost more than the work (results do not depend on the thread count)."""
+    return threadpool_limits(limits=1) if rows < _SMALL_FIT_ROWS else contextlib.nullcontext()
+
+
+def _say(progress: Progress | None, message: str) -> None:
+    if progress is not None:
+        progress(message)
+
+
+def sweep_segmentations(
+    customer_features: pd.DataFrame | pa.Table,
+    *,
+    segment_features: Sequence[str],
+    segment_log_features: Sequence[str],
+    segment_algorithm: str,
+    segment_k_min: int,
+    segment_k_max: int,
+    segment_count: int | None,
+    segment_n_init: int,
+    dbscan_eps: float,
+    dbscan_min_samples: int,
+    random_seed: int,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Fit every candidate k once: one row per customer (ascending ``customer_id``) with
+    the PCA columns of :data:`SWEEP_COLUMNS` and one ``segment_id_k<k>`` column per k.
+
+    ``progress`` (optional) receives one line per fitted k with its wall time.
+    """
+    _validate_choice(
+        segment_algorithm=segment_algorithm,
+        segment_k_min=segment_k_min,
+        segment_k_max=segment_k_max,
+        segment_count=segment_count,
+        segment_n_init=segment_n_init,
+        dbscan_eps=dbscan_eps,
+        dbscan_min_samples=dbscan_min_samples,
+    )
+    fm = _matrix(customer_features, segment_features, segment_log_features)
+    x = fm.matrix
+    n = x.shape[0]
+    labels_by_k: dict[int, np.ndarray] = {}
+    if segment_algorithm == "dbscan":
+        started = time.perf_counter()
+        labels = DBSCAN(eps=dbscan_eps, min_samples=dbscan_min_samples).fit_predict(x)
+        labels = labels.astype(np.int64)
+        k_found = int(np.unique(labels[labels >= 0]).size)
+        labels_by_k[k_found] = _canonical_labels(x, labels)
+        _say(
+            progress,
+            f"segmentation sweep: dbscan found {k_found} segments among {n:,} customers"
+            f" in {time.perf_counter() - started:.1f} s",
+        )
+    else:
+        distinct = _count_distinct_rows(x) if n > 1 else 1
+        k_cap = min(n - 1, distinct) if n > 1 else 0
+        feasible = [k for k in range(segment_k_min, segment_k_max + 1) if k <= k_cap]
+        if segment_count is not None:
+            if segment_count != 1 and segment_count > k_cap:
+                raise ValueError(
+                    f"segment_count={segment_count} is not possible with {n} customers"
+                    f" ({distinct} distinct): at most {max(k_cap, 1)}"
+                )
+            ks = sorted({*feasible, segment_count})
+        else:
+            ks = feasible or [1]
+        settings = _LabellerSettings(segment_algorithm, segment_n_init, random_seed)
+        labeller = _Labeller(x, settings)
+        for k in ks:
+            started = time.perf_counter()
+            with _threads_for(n):
+                labels_by_k[k] = _canonical_labels(x, labeller.labels(k))
+            _say(
+                progress,
+                f"segmentation sweep: k={k} fitted on {n:,} customers"
+                f" in {time.perf_counter() - started:.1f} s",
+            )
+    started = time.perf_counter()
+    sweep = pd.DataFrame({ID_COLUMN: fm.customer_ids, **_pca_columns(x)})
+    _say(progress, f"segmentation sweep: PCA in {time.perf_counter() - started:.1f} s")
+    for k in sorted(labels_by_k):
+        sweep[label_column(k)] = labels_by_k[k]
+    return sweep
+
+
+class _LabellerSettings(NamedTuple):
+    segment_algorithm: str
+    segment_n_init: int
+    random_seed: int
+
+
+def _sweep_labels(sweep: pd.DataFrame, fm: FeatureMatrix) -> dict[int, np.ndarray]:
+    """The stored labels of every k, aligned with the feature matrix rows."""
+    columns = [c for c in sweep.columns if str(c).startswith(_LABEL_PREFIX)]
+    if not columns:
+        raise ValueError("the sweep has no segment_id_k<k> columns")
+    ids = sweep[ID_COLUMN].to_numpy()
+    order = np.argsort(ids, kind="stable")
+    if len(ids) != len(fm.customer_ids) or not np.array_equal(ids[order], fm.customer_ids):
+        raise ValueError(
+            "segmentation_sweep and customer_features hold different customers;"
+            " rebuild segmentation_sweep"
+        )
+    return {int(c[len(_LABEL_PREFIX) :]): sweep[c].to_numpy(dtype=np.int64)[order] for c in columns}
+
+
+def structure_strength(silhouette: float, bootstrap_stability: float) -> str:
+    """Plain words for how real the segments are.
+
+    Silhouette bands follow Kaufman and Rousseeuw (> 0.5 reasonable, > 0.25 weak, below
+    that no substantial structure); a segmentation that does not come back on resampled
+    customers (stability below 0.8) is weak whatever its silhouette. NaN stability (not
+    measured, e.g. DBSCAN) leaves the silhouette alone to decide.
+    """
+    if not np.isfinite(silhouette):
+        return "single segment"
+    stable = not np.isfinite(bootstrap_stability) or bootstrap_stability >= 0.8
+    very_stable = not np.isfinite(bootstrap_stability) or bootstrap_stability >= 0.9
+    if silhouette > 0.5 and very_stable:
+        return "well separated"
+    if silhouette > 0.25 and stable:
+        return "moderate structure"
+    return "weak structure"
+
+
+def _bootstrap_stability(
+    x: np.ndarray,
+    labels: np.ndarray,
+    k: int,
+    *,
+    segment_algorithm: str,
+    segment_n_init: int,
+    segment_bootstrap_resamples: int,
+    segment_bootstrap_sample_size: int,
+    random_seed: int,
+) -> float:
+    n = x.shape[0]
+    size = min(n, segment_bootstrap_sample_size)
+    evaluation = _fixed_sample(n, size, random_seed)
+    reference = labels[evaluation]
+    settings = _LabellerSettings(segment_algorithm, segment_n_init, random_seed)
+    agreements = []
+    for resample in range(segment_bootstrap_resamples):
+        rng = np.random.default_rng([random_seed, resample])
+        rows = rng.choice(n, size=size, replace=True)
+        # a tiny resample can hold fewer distinct customers than k
+        k_fit = min(k, _count_distinct_rows(x[rows]))
+        with _threads_for(size):
+            fitted = _Labeller(x[rows], settings).labels(k_fit)
+        means, counts = _segment_means(x[rows], fitted, k_fit)
+        predicted = _nearest_centre(x[evaluation], means[counts > 0])
+        agreements.append(adjusted_rand_score(reference, predicted))
+    return float(np.mean(agreements))
+
+
+def score_segmentations(
+    customer_features: pd.DataFrame | pa.Table,
+    sweep: pd.DataFrame,
+    *,
+    segment_features: Sequence[str],
+    segment_log_features: Sequence[str],
+    segment_algorithm: str,
+    segment_selection_rule: str,
+    segment_k_tolerance: float,
+    segment_count: int | None,
+    segment_n_init: int,
+    silhouette_sample_size: int,
+    segment_bootstrap_resamples: int,
+    segment_bootstrap_sample_size: int,
+    random_seed: int,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """One row per k of the sweep (:data:`SCORE_COLUMNS`, ascending k), scored from the
+    stored labels; exactly one ``is_chosen``. The bootstrap columns and
+    ``structure_strength`` are filled on the chosen row only."""
+    if segment_selection_rule not in SELECTION_RULES:
+        raise ValueError(
+            f"unknown segment_selection_rule {segment_selection_rule!r}; expected one of"
+            f" {SELECTION_RULES}"
+        )
+    if not 0 <= segment_k_tolerance < 1:
+        raise ValueError(f"segment_k_tolerance must be in [0, 1), got {segment_k_tolerance}")
+    for name, value in (
+        ("silhouette_sample_size", silhouette_sample_size),
+        ("segment_bootstrap_resamples", segment_bootstrap_resamples),
+        ("segment_bootstrap_sample_size", segment_bootstrap_sample_size),
+        ("segment_n_init", segment_n_init),
+    ):
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+    fm = _matrix(customer_features, segment_features, segment_log_features)
+    x = fm.matrix
+    labels_by_k = _sweep_labels(sweep, fm)
     ks = sorted(labels_by_k)
+    started = time.perf_counter()
+    sample = _fixed_sample(x.shape[0], silhouette_sample_size, random_seed)
     rows = [{"k": k, **_score(x, labels_by_k[k])} for k in ks]
     silhouettes = _silhouettes(x[sample], [labels_by_k[k][sample] for k in ks])
     for row, silhouette in zip(rows, silhouettes, strict=True):
         if not np.isnan(row["davies_bouldin"]):
             row["silhouette"] = silhouette
-    return rows
-
-
-def _run(fm: FeatureMatrix, settings: _Settings, *, need_sweep: bool) -> SegmentationResult:
-    _validate(settings)
-    x = fm.matrix
-    n = x.shape[0]
-    sample = _silhouette_sample(n, settings)
-    labeller = _Labeller(x, settings)
-
-    if settings.algorithm == "dbscan":
-        labels = DBSCAN(eps=settings.eps, min_samples=settings.min_samples).fit_predict(x)
-        labels = labels.astype(np.int64)
-        k_found = int(np.unique(labels[labels >= 0]).size)
-        labels_by_k = {k_found: labels}
-        rows = _score_rows(x, labels_by_k, sample)
-        chosen, rule = k_found, "dbscan"
-    else:
-        k_cap = min(n - 1, _count_distinct_rows(x)) if n > 1 else 0
-        feasible = [k for k in range(settings.k_min, settings.k_max + 1) if k <= k_cap]
-        if settings.n_segments is not None:
-            chosen, rule = settings.n_segments, "fixed"
-            if chosen != 1 and chosen > k_cap:
-                raise ValueError(
-                    f"n_segments={chosen} is not possible with {n} customers "
-                    f"({_count_distinct_rows(x)} distinct): at most {max(k_cap, 1)}"
-                )
-            ks = sorted({*feasible, chosen}) if need_sweep else [chosen]
-        elif feasible:
-            ks, rule, chosen = feasible, settings.selection_rule, -1
-        else:
-            ks, rule, chosen = [1], "single_segment", 1
-        labels_by_k = {k: labeller.labels(k) for k in ks}
-        rows = _score_rows(x, labels_by_k, sample)
-        if chosen == -1:
-            chosen = _choose_k(pd.DataFrame(rows), settings.selection_rule)
-
     scores = pd.DataFrame(rows)
+    _say(
+        progress,
+        f"segmentation scores: {len(ks)} k scored in {time.perf_counter() - started:.1f} s",
+    )
+
+    if segment_algorithm == "dbscan":
+        chosen, rule = ks[0], "dbscan"
+    elif ks == [1]:
+        chosen, rule = 1, "single_segment"
+    elif segment_count is not None:
+        if segment_count not in labels_by_k:
+            raise ValueError(f"the sweep has no labels for segment_count={segment_count}")
+        chosen, rule = segment_count, "fixed"
+    else:
+        candidates = scores[scores["k"] >= 2]
+        chosen = _choose_k(candidates, segment_selection_rule, segment_k_tolerance)
+        rule = segment_selection_rule
+
     scores["k"] = scores["k"].astype(np.int64)
     scores["is_chosen"] = scores["k"] == chosen
-    scores["algorithm"] = settings.algorithm
+    scores["algorithm"] = segment_algorithm
     scores["selection_rule"] = rule
-    scores = scores[list(SCORE_COLUMNS)]
+    stability = np.nan
+    if segment_algorithm != "dbscan" and chosen >= 2:
+        started = time.perf_counter()
+        stability = _bootstrap_stability(
+            x,
+            labels_by_k[chosen],
+            chosen,
+            segment_algorithm=segment_algorithm,
+            segment_n_init=segment_n_init,
+            segment_bootstrap_resamples=segment_bootstrap_resamples,
+            segment_bootstrap_sample_size=segment_bootstrap_sample_size,
+            random_seed=random_seed,
+        )
+        _say(
+            progress,
+            f"segmentation scores: bootstrap stability {stability:.3f} from"
+            f" {segment_bootstrap_resamples} resamples in {time.perf_counter() - started:.1f} s",
+        )
+    chosen_row = scores["is_chosen"].to_numpy()
+    scores["bootstrap_stability"] = np.where(chosen_row, stability, np.nan)
+    measured = chosen_row & np.isfinite(stability)
+    sample_size = min(x.shape[0], segment_bootstrap_sample_size)
+    scores["bootstrap_resamples"] = pd.Series(
+        [segment_bootstrap_resamples if m else None for m in measured], dtype="Int64"
+    )
+    scores["bootstrap_sample_size"] = pd.Series(
+        [sample_size if m else None for m in measured], dtype="Int64"
+    )
+    silhouette_chosen = float(scores.loc[chosen_row, "silhouette"].iloc[0])
+    scores["structure_strength"] = pd.Series(
+        np.where(chosen_row, structure_strength(silhouette_chosen, stability), None),
+        dtype="object",
+    )
+    return scores[list(SCORE_COLUMNS)]
 
-    labels = _canonical_labels(x, labels_by_k[chosen])
+
+def assign_segments(
+    customer_features: pd.DataFrame | pa.Table,
+    sweep: pd.DataFrame,
+    scores: pd.DataFrame,
+    *,
+    segment_features: Sequence[str],
+    segment_log_features: Sequence[str],
+    segment_algorithm: str,
+) -> pd.DataFrame:
+    """One row per customer (ascending ``customer_id``, :data:`SEGMENT_COLUMNS`): the
+    chosen k's stored labels, the distance to the segment mean and the PCA position."""
+    chosen = scores.loc[scores["is_chosen"].astype(bool), "k"]
+    if len(chosen) != 1:
+        raise ValueError(f"segmentation_scores must flag exactly one k, found {len(chosen)}")
+    fm = _matrix(customer_features, segment_features, segment_log_features)
+    x = fm.matrix
+    labels_by_k = _sweep_labels(sweep, fm)
+    k = int(chosen.iloc[0])
+    if k not in labels_by_k:
+        raise ValueError(f"the sweep has no labels for the chosen k={k}")
+    labels = labels_by_k[k]
     n_segments = int(labels.max()) + 1 if (labels >= 0).any() else 0
     means, _ = _segment_means(x, labels, max(n_segments, 1))
+    order = np.argsort(sweep[ID_COLUMN].to_numpy(), kind="stable")
+    pca = sweep.iloc[order].reset_index(drop=True)
     assignments = pd.DataFrame(
         {
             ID_COLUMN: fm.customer_ids,
             "segment_id": labels,
             "distance_to_centre": _distances(x, labels, means),
-            **_pca_columns(x),
-            "algorithm": settings.algorithm,
+            "pca_1": pca["pca_1"].to_numpy(),
+            "pca_2": pca["pca_2"].to_numpy(),
+            "pca_1_explained_variance_ratio": pca["pca_1_explained_variance_ratio"].to_numpy(),
+            "pca_2_explained_variance_ratio": pca["pca_2_explained_variance_ratio"].to_numpy(),
+            "algorithm": segment_algorithm,
         }
-    )[list(SEGMENT_COLUMNS)]
-    return SegmentationResult(scores=scores, assignments=assignments)
+    )
+    return assignments[list(SEGMENT_COLUMNS)]
 
 
 def run_segmentation(
-    customer_features: pd.DataFrame,
+    customer_features: pd.DataFrame | pa.Table,
     *,
-    features: Sequence[str] = DEFAULT_SEGMENT_FEATURES,
-    algorithm: str = "kmeans",
-    n_segments: int | None = None,
-    k_min: int = 2,
-    k_max: int = 10,
-    selection_rule: str = "davies_bouldin",
-    random_state: int = 42,
-    n_init: int = 3,
-    max_iter: int = 300,
-    silhouette_sample_size: int = 10_000,
-    max_agglomerative_customers: int = 20_000,
-    eps: float = 0.5,
-    min_samples: int = 5,
+    segment_features: Sequence[str],
+    segment_log_features: Sequence[str],
+    segment_algorithm: str,
+    segment_k_min: int,
+    segment_k_max: int,
+    segment_selection_rule: str,
+    segment_k_tolerance: float,
+    segment_count: int | None,
+    segment_n_init: int,
+    silhouette_sample_size: int,
+    segment_bootstrap_resamples: int,
+    segment_bootstrap_sample_size: int,
+    dbscan_eps: float,
+    dbscan_min_samples: int,
+    random_seed: int,
+    progress: Progress | None = None,
 ) -> SegmentationResult:
-    """Score the candidate k values and assign segments in one run (see the module doc).
-
-    Returns ``SegmentationResult(scores, assignments)``, the frames of
-    :func:`score_segmentations` and :func:`assign_segments` for the same settings.
-    """
-    settings = _Settings(
-        algorithm=algorithm,
-        n_segments=n_segments,
-        k_min=k_min,
-        k_max=k_max,
-        selection_rule=selection_rule,
-        random_state=random_state,
-        n_init=n_init,
-        max_iter=max_iter,
-        silhouette_sample_size=silhouette_sample_size,
-        max_agglomerative_customers=max_agglomerative_customers,
-        eps=eps,
-        min_samples=min_samples,
-    )
-    _validate(settings)
-    fm = build_feature_matrix(customer_features, features)
-    return _run(fm, settings, need_sweep=True)
-
-
-def score_segmentations(
-    customer_features: pd.DataFrame,
-    *,
-    features: Sequence[str] = DEFAULT_SEGMENT_FEATURES,
-    algorithm: str = "kmeans",
-    n_segments: int | None = None,
-    k_min: int = 2,
-    k_max: int = 10,
-    selection_rule: str = "davies_bouldin",
-    random_state: int = 42,
-    n_init: int = 3,
-    max_iter: int = 300,
-    silhouette_sample_size: int = 10_000,
-    max_agglomerative_customers: int = 20_000,
-    eps: float = 0.5,
-    min_samples: int = 5,
-) -> pd.DataFrame:
-    """One row per candidate k: ``k, davies_bouldin, silhouette, calinski_harabasz,
-    inertia, is_chosen, algorithm, selection_rule`` (exactly one ``is_chosen``).
-
-    Rows are sorted by ``k``. See the module docstring for the rules, the algorithms and
-    the degenerate cases.
-    """
-    return run_segmentation(
+    """Sweep, score and assign in one call: the three models' outputs for these settings."""
+    features = {
+        "segment_features": segment_features,
+        "segment_log_features": segment_log_features,
+    }
+    sweep = sweep_segmentations(
         customer_features,
-        features=features,
-        algorithm=algorithm,
-        n_segments=n_segments,
-        k_min=k_min,
-        k_max=k_max,
-        selection_rule=selection_rule,
-        random_state=random_state,
-        n_init=n_init,
-        max_iter=max_iter,
-        silhouette_sample_size=silhouette_sample_size,
-        max_agglomerative_customers=max_agglomerative_customers,
-        eps=eps,
-        min_samples=min_samples,
-    ).scores
-
-
-def assign_segments(
-    customer_features: pd.DataFrame,
-    *,
-    features: Sequence[str] = DEFAULT_SEGMENT_FEATURES,
-    algorithm: str = "kmeans",
-    n_segments: int | None = None,
-    k_min: int = 2,
-    k_max: int = 10,
-    selection_rule: str = "davies_bouldin",
-    random_state: int = 42,
-    n_init: int = 3,
-    max_iter: int = 300,
-    silhouette_sample_size: int = 10_000,
-    max_agglomerative_customers: int = 20_000,
-    eps: float = 0.5,
-    min_samples: int = 5,
-) -> pd.DataFrame:
-    """One row per customer (ascending ``customer_id``): ``customer_id, segment_id,
-    distance_to_centre, pca_1, pca_2, pca_1_explained_variance_ratio,
-    pca_2_explained_variance_ratio, algorithm``.
-
-    With ``n_segments=None`` the k sweep runs to choose k (the same k that
-    :func:`score_segmentations` marks ``is_chosen`` for the same settings); with a fixed
-    ``n_segments`` only that k is fitted.
-    """
-    settings = _Settings(
-        algorithm=algorithm,
-        n_segments=n_segments,
-        k_min=k_min,
-        k_max=k_max,
-        selection_rule=selection_rule,
-        random_state=random_state,
-        n_init=n_init,
-        max_iter=max_iter,
-        silhouette_sample_size=silhouette_sample_size,
-        max_agglomerative_customers=max_agglomerative_customers,
-        eps=eps,
-        min_samples=min_samples,
+        **features,
+        segment_algorithm=segment_algorithm,
+        segment_k_min=segment_k_min,
+        segment_k_max=segment_k_max,
+        segment_count=segment_count,
+        segment_n_init=segment_n_init,
+        dbscan_eps=dbscan_eps,
+        dbscan_min_samples=dbscan_min_samples,
+        random_seed=random_seed,
+        progress=progress,
     )
-    _validate(settings)
-    fm = build_feature_matrix(customer_features, features)
-    return _run(fm, settings, need_sweep=False).assignments
+    scores = score_segmentations(
+        customer_features,
+        sweep,
+        **features,
+        segment_algorithm=segment_algorithm,
+        segment_selection_rule=segment_selection_rule,
+        segment_k_tolerance=segment_k_tolerance,
+        segment_count=segment_count,
+        segment_n_init=segment_n_init,
+        silhouette_sample_size=silhouette_sample_size,
+        segment_bootstrap_resamples=segment_bootstrap_resamples,
+        segment_bootstrap_sample_size=segment_bootstrap_sample_size,
+        random_seed=random_seed,
+        progress=progress,
+    )
+    assignments = assign_segments(
+        customer_features, sweep, scores, **features, segment_algorithm=segment_algorithm
+    )
+    return SegmentationResult(sweep=sweep, scores=scores, assignments=assignments)

@@ -33,7 +33,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ML_TABLES = (
+    "segmentation_sweep",
     "segmentation_scores",
+    "segment_quality",
     "customer_segment_assignments",
     "customer_segments",
     "segment_feature_profiles",
@@ -176,7 +178,8 @@ def test_database_without_ml_tables_leaves_those_sections_out(
     assert re.findall(r'data-chart="([^"]+)"', page) == expected
     assert sorted(path.stem for path in output.glob("*.png")) == sorted(expected)
     missing = set(re.findall(r'data-missing-section="([^"]+)"', page))
-    assert {"k sweep", "segment scatter", "segment heatmap", "lookalikes"} <= missing
+    assert {"k sweep", "segment quality", "segment scatter", "segment heatmap"} <= missing
+    assert {"lookalikes"} <= missing
     assert {"recommendations"} <= missing
     assert {"recommendation backtest", "churn risk and lifetime value", "churn backtest"} <= missing
     assert 'id="left-out"' in page

@@ -36,7 +36,7 @@ MF = Path(sys.executable).with_name("mf")
 NOT_NEEDED = "customer_lookalikes+ audience_expansion"
 # The segmentation subtree (Python models and the SQL built on them): when it fails to
 # build, only the segment checks are skipped; a failure anywhere else fails the fixture.
-SEGMENTATION_ROOT = "model.customer_analytics.segmentation_scores"
+SEGMENTATION_ROOT = "model.customer_analytics.segmentation_sweep"
 FAILED = {"error", "fail", "runtime error", "skipped"}
 CENT = 0.005
 

@@ -170,3 +170,31 @@ def test_datetime64_column_is_rejected():
     frame["signup_date"] = pd.to_datetime(frame["signup_date"])
     with pytest.raises(ValueError, match="date/time"):
         build_feature_matrix(frame, ["signup_date"])
+
+
+def test_log_features_and_pattern_weights():
+    frame = customer_features(n=40, seed=3)
+    spec = ["total_revenue", "spend_share_*"]
+    fm = build_feature_matrix(frame, spec, log_features=["total_revenue"], weigh_patterns=True)
+    ordered = frame.sort_values("customer_id")
+    revenue = np.log1p(ordered["total_revenue"].to_numpy())
+    np.testing.assert_allclose(fm.matrix[:, 0], (revenue - revenue.mean()) / revenue.std())
+    shares = ordered[["spend_share_books", "spend_share_electronics", "spend_share_home_decor"]]
+    expected = (shares - shares.mean()) / shares.std(ddof=0) / np.sqrt(3)
+    np.testing.assert_allclose(fm.matrix[:, 1:], expected.to_numpy())
+    with pytest.raises(ValueError, match="not features"):
+        build_feature_matrix(frame, ["total_revenue"], log_features=["tenure_days"])
+    negative = frame.assign(total_revenue=-frame["total_revenue"] - 1)
+    with pytest.raises(ValueError, match="negative"):
+        build_feature_matrix(negative, ["total_revenue"], log_features=["total_revenue"])
+
+
+def test_arrow_input_gives_the_same_matrix():
+    import pyarrow as pa
+
+    frame = customer_features(n=30, seed=5).sample(frac=1.0, random_state=2)
+    spec = ["recency_days", "total_revenue", "spend_share_*"]
+    from_pandas = build_feature_matrix(frame, spec, weigh_patterns=True)
+    from_arrow = build_feature_matrix(pa.Table.from_pandas(frame), spec, weigh_patterns=True)
+    np.testing.assert_array_equal(from_pandas.matrix, from_arrow.matrix)
+    assert list(from_pandas.customer_ids) == list(from_arrow.customer_ids)

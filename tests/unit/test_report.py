@@ -200,3 +200,31 @@ def test_render_report_leaves_out_sections_whose_tables_are_missing(tmp_path: Pa
     assert progress[-1].endswith("report.html")
     # opened read-only: nothing written next to the database
     assert sorted(path.name for path in tmp_path.iterdir()) == ["out", "partial.duckdb"]
+
+
+def test_segment_quality_note_shows_the_caveat_only_when_weak():
+    from customer_analytics.report import segment_quality_note
+
+    row = pd.Series(
+        {
+            "segment_count": 2,
+            "silhouette": 0.18,
+            "bootstrap_stability": 0.55,
+            "bootstrap_resamples": 20,
+            "structure_strength": "weak structure",
+            "is_weak_structure": True,
+            "caveat": "Weak structure: <check> the profiles",
+        }
+    )
+    weak = segment_quality_note(row)
+    assert "weak structure" in weak
+    assert "bootstrap stability 0.55 over 20 resamples" in weak
+    assert 'class="note caveat"' in weak
+    assert "&lt;check&gt;" in weak  # escaped
+    strong = segment_quality_note(
+        row.copy()
+        .replace({"weak structure": "well separated"})
+        .where(row.index != "is_weak_structure", False)
+    )
+    assert "caveat" not in strong
+    assert "well separated" in strong

@@ -12,18 +12,63 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from threadpoolctl import threadpool_limits
 
+from customer_analytics import segmentation
 from customer_analytics.features import build_feature_matrix
 from customer_analytics.segmentation import (
     SCORE_COLUMNS,
     SEGMENT_COLUMNS,
+    SegmentationResult,
     _choose_k,
     _elbow,
-    assign_segments,
-    run_segmentation,
-    score_segmentations,
+    label_column,
+    structure_strength,
 )
 
 FEATURES = ["f0", "f1", "f2"]
+
+#: Settings of these tests (the project's defaults live in dbt_project.yml only): the
+#: lowest Davies-Bouldin with no tolerance, three restarts, a small bootstrap.
+BASE_SETTINGS: dict[str, object] = {
+    "segment_log_features": [],
+    "segment_algorithm": "kmeans",
+    "segment_k_min": 2,
+    "segment_k_max": 10,
+    "segment_selection_rule": "davies_bouldin",
+    "segment_k_tolerance": 0.0,
+    "segment_count": None,
+    "segment_n_init": 3,
+    "silhouette_sample_size": 10_000,
+    "segment_bootstrap_resamples": 3,
+    "segment_bootstrap_sample_size": 1_000,
+    "dbscan_eps": 0.5,
+    "dbscan_min_samples": 5,
+    "random_seed": 42,
+}
+_SHORT_NAMES = {
+    "features": "segment_features",
+    "algorithm": "segment_algorithm",
+    "selection_rule": "segment_selection_rule",
+    "k_min": "segment_k_min",
+    "k_max": "segment_k_max",
+    "n_segments": "segment_count",
+    "n_init": "segment_n_init",
+    "eps": "dbscan_eps",
+    "min_samples": "dbscan_min_samples",
+}
+
+
+def run_segmentation(frame: pd.DataFrame, **overrides: object) -> SegmentationResult:
+    """The package's run_segmentation with BASE_SETTINGS; short names map to var names."""
+    settings = {**BASE_SETTINGS, **{_SHORT_NAMES.get(k, k): v for k, v in overrides.items()}}
+    return segmentation.run_segmentation(frame, **settings)  # type: ignore[arg-type]
+
+
+def score_segmentations(frame: pd.DataFrame, **overrides: object) -> pd.DataFrame:
+    return run_segmentation(frame, **overrides).scores
+
+
+def assign_segments(frame: pd.DataFrame, **overrides: object) -> pd.DataFrame:
+    return run_segmentation(frame, **overrides).assignments
 
 
 @pytest.fixture(autouse=True)
@@ -110,9 +155,9 @@ def test_choose_k_ties_go_to_smaller_k_and_nan_is_skipped():
             "inertia": [10.0, 5.0, 4.0, 3.0],
         }
     )
-    assert _choose_k(frame, "davies_bouldin") == 3
-    assert _choose_k(frame, "silhouette") == 4
-    assert _choose_k(frame, "calinski_harabasz") == 2  # all NaN: smallest k
+    assert _choose_k(frame, "davies_bouldin", 0.0) == 3
+    assert _choose_k(frame, "silhouette", 0.0) == 4
+    assert _choose_k(frame, "calinski_harabasz", 0.0) == 2  # all NaN: smallest k
 
 
 def test_elbow_is_max_distance_below_the_chord():
@@ -192,6 +237,7 @@ def test_same_input_same_output_and_row_order_independent():
     first = run_segmentation(frame, features=FEATURES)
     second = run_segmentation(frame, features=FEATURES)
     shuffled = run_segmentation(frame.sample(frac=1.0, random_state=11), features=FEATURES)
+    pd.testing.assert_frame_equal(first.sweep, second.sweep)
     pd.testing.assert_frame_equal(first.scores, second.scores)
     pd.testing.assert_frame_equal(first.assignments, second.assignments)
     pd.testing.assert_frame_equal(first.scores, shuffled.scores)
@@ -220,16 +266,13 @@ def test_other_algorithms_find_planted_clusters(algorithm):
     assert adjusted_rand_score(truth, result.assignments["segment_id"]) == pytest.approx(1.0)
 
 
-def test_agglomerative_above_the_limit_fits_a_sample_and_assigns_the_rest():
+def test_agglomerative_above_the_limit_fits_a_sample_and_assigns_the_rest(monkeypatch):
     frame, truth = blob_frame(n=500)
-    result = run_segmentation(
-        frame, features=FEATURES, algorithm="agglomerative", max_agglomerative_customers=120
-    )
+    monkeypatch.setattr(segmentation, "MAX_AGGLOMERATIVE_CUSTOMERS", 120)
+    result = run_segmentation(frame, features=FEATURES, algorithm="agglomerative")
     assert result.scores.loc[result.scores["is_chosen"], "k"].item() == 4
     assert adjusted_rand_score(truth, result.assignments["segment_id"]) == pytest.approx(1.0)
-    again = run_segmentation(
-        frame, features=FEATURES, algorithm="agglomerative", max_agglomerative_customers=120
-    )
+    again = run_segmentation(frame, features=FEATURES, algorithm="agglomerative")
     pd.testing.assert_frame_equal(result.assignments, again.assignments)
 
 
@@ -289,7 +332,7 @@ def test_identical_customers_give_a_single_segment():
     assert (result.assignments["segment_id"] == 0).all()
     assert (result.assignments["distance_to_centre"] == 0).all()
     assert (result.assignments[["pca_1", "pca_2"]] == 0).all().all()
-    with pytest.raises(ValueError, match="n_segments=2 is not possible"):
+    with pytest.raises(ValueError, match="segment_count=2 is not possible"):
         assign_segments(frame, features=FEATURES, n_segments=2)
     assert (assign_segments(frame, features=FEATURES, n_segments=1)["segment_id"] == 0).all()
 
@@ -299,7 +342,7 @@ def test_fewer_customers_than_k_drops_infeasible_k():
     scores = score_segmentations(frame, features=FEATURES)
     assert scores["k"].tolist() == [2, 3, 4]
     assert scores["is_chosen"].sum() == 1
-    with pytest.raises(ValueError, match="n_segments=5 is not possible"):
+    with pytest.raises(ValueError, match="segment_count=5 is not possible"):
         score_segmentations(frame, features=FEATURES, n_segments=5)
 
 
@@ -325,12 +368,14 @@ def test_zero_variance_feature_has_no_effect():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"algorithm": "spectral"}, "unknown algorithm"),
-        ({"selection_rule": "gap"}, "unknown selection_rule"),
+        ({"algorithm": "spectral"}, "unknown segment_algorithm"),
+        ({"selection_rule": "gap"}, "unknown segment_selection_rule"),
+        ({"segment_k_tolerance": 1.5}, "segment_k_tolerance"),
+        ({"segment_bootstrap_resamples": 0}, "segment_bootstrap_resamples"),
         ({"k_min": 1}, "k_min"),
         ({"k_min": 5, "k_max": 4}, "k_min"),
         ({"algorithm": "dbscan", "n_segments": 3}, "dbscan"),
-        ({"n_segments": 0}, "n_segments"),
+        ({"n_segments": 0}, "segment_count"),
         ({"n_init": 0}, "n_init"),
         ({"eps": 0.0}, "eps"),
     ],
@@ -338,6 +383,128 @@ def test_zero_variance_feature_has_no_effect():
 def test_invalid_settings(kwargs, message):
     frame, _ = blob_frame(n=30)
     with pytest.raises(ValueError, match=message):
-        score_segmentations(frame, features=FEATURES, **kwargs)
-    with pytest.raises(ValueError, match=message):
-        assign_segments(frame, features=FEATURES, **kwargs)
+        run_segmentation(frame, features=FEATURES, **kwargs)
+
+
+# ----------------------------------------------------------------------------- sweep, quality
+
+
+def test_tolerance_prefers_fewer_segments_within_the_margin():
+    frame = pd.DataFrame(
+        {
+            "k": [2, 3, 4, 5],
+            "davies_bouldin": [1.10, 1.04, 1.00, 1.30],
+            "silhouette": [0.30, 0.40, 0.41, 0.20],
+            "calinski_harabasz": [np.nan] * 4,
+            "inertia": [10.0, 5.0, 4.0, 3.0],
+        }
+    )
+    assert _choose_k(frame, "davies_bouldin", 0.0) == 4
+    assert _choose_k(frame, "davies_bouldin", 0.05) == 3  # 1.04 <= 1.00 * 1.05
+    assert _choose_k(frame, "davies_bouldin", 0.10) == 2
+    assert _choose_k(frame, "silhouette", 0.0) == 4
+    assert _choose_k(frame, "silhouette", 0.03) == 3  # 0.40 >= 0.41 * 0.97
+
+
+def test_each_k_is_fitted_once_and_assignments_reuse_the_sweep(monkeypatch):
+    frame, _ = blob_frame()
+    fitted: list[int] = []
+    original = segmentation._Labeller.labels
+
+    def counting(self: segmentation._Labeller, k: int) -> np.ndarray:
+        fitted.append(k)
+        return original(self, k)
+
+    monkeypatch.setattr(segmentation._Labeller, "labels", counting)
+    result = run_segmentation(frame, features=FEATURES)
+    chosen = result.scores.loc[result.scores["is_chosen"], "k"].item()
+    # the sweep fits every k once; after it, only the bootstrap refits the chosen k on
+    # each resample -- the assignments refit nothing
+    resamples = BASE_SETTINGS["segment_bootstrap_resamples"]
+    assert fitted == [*range(2, 11), *[chosen] * resamples]
+    np.testing.assert_array_equal(
+        result.assignments["segment_id"], result.sweep[label_column(chosen)]
+    )
+
+
+def test_scores_come_from_the_stored_labels():
+    frame, _ = blob_frame()
+    result = run_segmentation(frame, features=FEATURES)
+    tampered = result.sweep.copy()
+    tampered[label_column(4)] = np.arange(len(frame)) % 4  # meaningless labels for k = 4
+    settings = {
+        name: value
+        for name, value in BASE_SETTINGS.items()
+        if name not in {"segment_k_min", "segment_k_max", "dbscan_eps", "dbscan_min_samples"}
+    }
+    scores = segmentation.score_segmentations(
+        frame, tampered.sample(frac=1.0, random_state=3), segment_features=FEATURES, **settings
+    )
+    assert scores.loc[scores["k"] == 4, "silhouette"].item() < 0.05
+    assert scores.loc[scores["is_chosen"], "k"].item() != 4
+
+
+def test_bootstrap_stability_is_high_for_real_clusters_and_low_for_noise():
+    frame, _ = blob_frame(n=300)
+    clear = run_segmentation(frame, features=FEATURES, segment_bootstrap_resamples=5).scores
+    row = clear[clear["is_chosen"]].iloc[0]
+    assert row["bootstrap_stability"] == pytest.approx(1.0)
+    assert row["bootstrap_resamples"] == 5
+    assert row["bootstrap_sample_size"] == 300
+    assert row["structure_strength"] == "well separated"
+    assert clear.loc[~clear["is_chosen"], "bootstrap_stability"].isna().all()
+    noise = frame_from(np.random.default_rng(0).uniform(size=(300, 3)))
+    vague = run_segmentation(
+        noise, features=FEATURES, n_segments=7, segment_bootstrap_resamples=5
+    ).scores
+    row = vague[vague["is_chosen"]].iloc[0]
+    assert row["bootstrap_stability"] < 0.9
+    assert row["structure_strength"] == "weak structure"
+    again = run_segmentation(
+        noise, features=FEATURES, n_segments=7, segment_bootstrap_resamples=5
+    ).scores
+    pd.testing.assert_frame_equal(vague, again)
+
+
+def test_bootstrap_is_sampled_at_scale():
+    frame, _ = blob_frame(n=600)
+    scores = run_segmentation(
+        frame, features=FEATURES, segment_bootstrap_sample_size=150, segment_bootstrap_resamples=2
+    ).scores
+    assert scores.loc[scores["is_chosen"], "bootstrap_sample_size"].item() == 150
+
+
+@pytest.mark.parametrize(
+    ("silhouette", "stability", "expected"),
+    [
+        (0.7, 0.95, "well separated"),
+        (0.7, 0.85, "moderate structure"),
+        (0.4, 0.85, "moderate structure"),
+        (0.4, 0.70, "weak structure"),
+        (0.2, 0.99, "weak structure"),
+        (0.6, np.nan, "well separated"),
+        (np.nan, np.nan, "single segment"),
+    ],
+)
+def test_structure_strength_bands(silhouette, stability, expected):
+    assert structure_strength(silhouette, stability) == expected
+
+
+def test_progress_reports_every_k():
+    frame, _ = blob_frame(n=100)
+    lines: list[str] = []
+    run_segmentation(frame, features=FEATURES, k_max=4, progress=lines.append)
+    assert [line for line in lines if "fitted" in line] == [
+        line for line in lines if line.startswith("segmentation sweep: k=")
+    ]
+    assert sum("k=" in line and "fitted on 100 customers" in line for line in lines) == 3
+
+
+def test_kmeans_restarts_on_a_sample_at_scale(monkeypatch):
+    frame, truth = blob_frame(n=600)
+    monkeypatch.setattr(segmentation, "KMEANS_PILOT_ROWS", 150)
+    result = run_segmentation(frame, features=FEATURES)
+    assert result.scores.loc[result.scores["is_chosen"], "k"].item() == 4
+    assert adjusted_rand_score(truth, result.assignments["segment_id"]) == pytest.approx(1.0)
+    again = run_segmentation(frame, features=FEATURES)
+    pd.testing.assert_frame_equal(result.sweep, again.sweep)

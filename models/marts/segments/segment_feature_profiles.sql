@@ -1,12 +1,12 @@
--- depends_on: {{ ref('stg_shop__products') }}
 {#-
-    One row per segment and feature: the segment's mean in original units, the mean and
+    One row per segment and clustered feature (the `segment_features` var, resolved by
+    segment_profile_features()): the segment's mean in original units, the mean and
     population standard deviation over all customers, and the z-score of the segment mean
     ((segment mean - overall mean) / overall standard deviation). Aggregates first, then
     unpivots the few aggregated rows, so it costs one pass over the customers.
 -#}
 
-{%- set features = profile_features() %}
+{%- set features = segment_profile_features() %}
 
 with assignments as (
     select * from {{ ref('customer_segment_assignments') }}
@@ -18,8 +18,11 @@ customer_features as (
 
 features_with_segments as (
     select
-        customer_features.*,
-        assignments.segment_id
+        assignments.segment_id,
+        {% for feature in features -%}
+            {{ dbt.cast('customer_features.' ~ adapter.quote(feature), dbt.type_float()) }}
+                as {{ adapter.quote('feature_' ~ loop.index) }}{% if not loop.last %},{% endif %}
+        {% endfor %}
     from customer_features
     inner join assignments
         on customer_features.customer_id = assignments.customer_id
@@ -30,7 +33,8 @@ segment_means as (
         segment_id,
         count(*) as customers,
         {% for feature in features -%}
-            avg({{ feature }}) as {{ feature }}_mean{% if not loop.last %},{% endif %}
+            avg({{ adapter.quote('feature_' ~ loop.index) }})
+                as {{ adapter.quote('mean_' ~ loop.index) }}{% if not loop.last %},{% endif %}
         {% endfor %}
     from features_with_segments
     group by segment_id
@@ -39,8 +43,10 @@ segment_means as (
 overall as (
     select
         {% for feature in features -%}
-            avg({{ feature }}) as {{ feature }}_mean,
-            stddev_pop({{ feature }}) as {{ feature }}_stddev{% if not loop.last %},{% endif %}
+            avg({{ adapter.quote('feature_' ~ loop.index) }})
+                as {{ adapter.quote('mean_' ~ loop.index) }},
+            stddev_pop({{ adapter.quote('feature_' ~ loop.index) }})
+                as {{ adapter.quote('stddev_' ~ loop.index) }}{% if not loop.last %},{% endif %}
         {% endfor %}
     from features_with_segments
 ),
@@ -50,10 +56,10 @@ unpivoted as (
         select
             segment_means.segment_id,
             segment_means.customers,
-            '{{ feature }}' as feature,
-            cast(segment_means.{{ feature }}_mean as {{ dbt.type_float() }}) as segment_mean,
-            cast(overall.{{ feature }}_mean as {{ dbt.type_float() }}) as overall_mean,
-            cast(overall.{{ feature }}_stddev as {{ dbt.type_float() }}) as overall_stddev
+            {{ dbt.string_literal(feature) }} as feature,
+            segment_means.{{ adapter.quote('mean_' ~ loop.index) }} as segment_mean,
+            overall.{{ adapter.quote('mean_' ~ loop.index) }} as overall_mean,
+            overall.{{ adapter.quote('stddev_' ~ loop.index) }} as overall_stddev
         from segment_means
         cross join overall
         {% if not loop.last %}union all{% endif %}
@@ -72,7 +78,13 @@ with_z_scores as (
 
 final as (
     select
-        with_z_scores.*,
+        cast(with_z_scores.segment_id as {{ dbt.type_bigint() }}) as segment_id,
+        cast(with_z_scores.customers as {{ dbt.type_bigint() }}) as customers,
+        cast(with_z_scores.feature as {{ dbt.type_string() }}) as feature,
+        cast(with_z_scores.segment_mean as {{ dbt.type_float() }}) as segment_mean,
+        cast(with_z_scores.overall_mean as {{ dbt.type_float() }}) as overall_mean,
+        cast(with_z_scores.overall_stddev as {{ dbt.type_float() }}) as overall_stddev,
+        cast(with_z_scores.z_score as {{ dbt.type_float() }}) as z_score,
         cast(row_number() over (
             partition by with_z_scores.segment_id
             order by abs(with_z_scores.z_score) desc, with_z_scores.feature asc

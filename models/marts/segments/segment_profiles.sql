@@ -1,21 +1,22 @@
--- depends_on: {{ ref('stg_shop__products') }}
 {#-
-    One row per segment: size, share, business name, the features that set it apart, and
-    each feature's mean (original units) and z-score against all customers.
+    One row per segment: size, share, business name, what the name means, the features
+    that set it apart, and how real the segmentation is (from segment_quality).
 
-    Naming, from the editable `segment_naming_rules` seed, in plain steps:
-      1. a rule matches a segment when the rule's feature is at least `min_z_score`
-         standard deviations above (direction `high`) or below (`low`) the average customer;
-      2. each rule is offered to the segment where its feature stands out most, and each
-         segment takes the offered rule with the best (lowest) `rule_priority`, so the more
-         actionable names (High Spenders, At Risk) win over descriptive ones (Bookworms);
+    Naming, from the editable `segment_naming_rules` seed (one row per condition; the rows
+    of one segment_name form one rule), in plain steps:
+      1. a rule holds for a segment only when ALL its conditions hold on the segment's
+         profile (segment_feature_profiles): `z_at_least` / `z_at_most` compare the
+         segment's z-score, `mean_at_least` / `mean_at_most` its mean in original units.
+         A condition on a feature the model did not cluster on can never hold;
+      2. each rule is offered to the segment where it holds most strongly (its weakest
+         condition's z-score in the rule's direction), and each segment takes the offered
+         rule with the best (lowest) `rule_priority` -- "Never Purchased" is priority 1, so
+         a segment of non-buyers is never called "At Risk";
       3. segments still unnamed take, the same way, a rule that nobody took in step 2;
-      4. any segment left is named "Core Customers" (numbered if several), DBSCAN noise
+      4. any segment left is "Other Customers" (numbered if several), DBSCAN noise
          "Unsegmented".
-    So names are unique within a build, and each is explained by `naming_rule_meaning`.
+    So names are unique within a build and each is explained by `naming_rule_meaning`.
 -#}
-
-{%- set features = profile_features() %}
 
 with feature_profiles as (
     select * from {{ ref('segment_feature_profiles') }}
@@ -25,6 +26,10 @@ naming_rules as (
     select * from {{ ref('segment_naming_rules') }}
 ),
 
+quality as (
+    select * from {{ ref('segment_quality') }}
+),
+
 segments as (
     select distinct
         segment_id,
@@ -32,26 +37,61 @@ segments as (
     from feature_profiles
 ),
 
-rule_matches as (
+rule_sizes as (
+    select
+        segment_name,
+        count(*) as conditions
+    from naming_rules
+    group by segment_name
+),
+
+condition_checks as (
     select
         feature_profiles.segment_id,
         naming_rules.segment_name,
         naming_rules.meaning,
         naming_rules.rule_priority,
-        naming_rules.min_z_score,
         case
-            when naming_rules.direction = 'high' then feature_profiles.z_score
+            when naming_rules.condition = 'z_at_least'
+                then feature_profiles.z_score >= naming_rules.threshold
+            when naming_rules.condition = 'z_at_most'
+                then feature_profiles.z_score <= naming_rules.threshold
+            when naming_rules.condition = 'mean_at_least'
+                then feature_profiles.segment_mean >= naming_rules.threshold
+            when naming_rules.condition = 'mean_at_most'
+                then feature_profiles.segment_mean <= naming_rules.threshold
+            else false
+        end as condition_holds,
+        case
+            when naming_rules.condition in ('z_at_least', 'mean_at_least')
+                then feature_profiles.z_score
             else -feature_profiles.z_score
-        end as match_strength
+        end as condition_strength
     from feature_profiles
     inner join naming_rules
         on feature_profiles.feature = naming_rules.feature
     where feature_profiles.segment_id >= 0
 ),
 
+rule_matches as (
+    select
+        condition_checks.segment_id,
+        condition_checks.segment_name,
+        min(condition_checks.meaning) as meaning,
+        min(condition_checks.rule_priority) as rule_priority,
+        min(condition_checks.condition_strength) as match_strength,
+        count(*) as conditions_met
+    from condition_checks
+    where condition_checks.condition_holds
+    group by condition_checks.segment_id, condition_checks.segment_name
+),
+
 qualifying_matches as (
-    select * from rule_matches
-    where match_strength >= min_z_score
+    select rule_matches.*
+    from rule_matches
+    inner join rule_sizes
+        on rule_matches.segment_name = rule_sizes.segment_name
+    where rule_matches.conditions_met = rule_sizes.conditions
 ),
 
 first_pass_names as (
@@ -115,50 +155,38 @@ top_features as (
     group by segment_id
 ),
 
-feature_columns as (
-    select
-        segment_id,
-        {% for feature in features -%}
-            max(case when feature = '{{ feature }}' then segment_mean end) as {{ feature }}_mean,
-            max(case when feature = '{{ feature }}' then z_score end) as {{ feature }}_z_score
-            {%- if not loop.last %},{% endif %}
-        {% endfor %}
-    from feature_profiles
-    group by segment_id
-),
-
 final as (
     select
-        named_segments.segment_id,
-        case
+        cast(named_segments.segment_id as {{ dbt.type_bigint() }}) as segment_id,
+        cast(case
             when named_segments.segment_id < 0 then 'Unsegmented'
             when named_segments.rule_name is not null then named_segments.rule_name
-            when named_segments.unnamed_rank = 1 then 'Core Customers'
+            when named_segments.unnamed_rank = 1 then 'Other Customers'
             else
-                'Core Customers '
+                'Other Customers '
                 || {{ dbt.cast('named_segments.unnamed_rank', dbt.type_string()) }}
-        end as segment_name,
-        coalesce(
+        end as {{ dbt.type_string() }}) as segment_name,
+        cast(coalesce(
             named_segments.meaning,
             case
                 when named_segments.segment_id < 0
                     then 'Customers DBSCAN left outside every dense segment'
-                else 'Close to the average customer on every named feature'
+                else 'No naming rule holds for this segment alone'
             end
-        ) as naming_rule_meaning,
-        named_segments.customers,
-        {{ ratio('named_segments.customers', '(select sum(segments.customers) from segments)') }}
-            as customer_share,
-        top_features.top_features,
-        {% for feature in features -%}
-            feature_columns.{{ feature }}_mean,
-            feature_columns.{{ feature }}_z_score{% if not loop.last %},{% endif %}
-        {% endfor %}
+        ) as {{ dbt.type_string() }}) as naming_rule_meaning,
+        cast(named_segments.customers as {{ dbt.type_bigint() }}) as customers,
+        cast(
+            {{ ratio('named_segments.customers', '(select sum(segments.customers) from segments)') }}
+            as {{ dbt.type_float() }}
+        ) as customer_share,
+        cast(top_features.top_features as {{ dbt.type_string() }}) as top_features,
+        quality.structure_strength,
+        quality.is_weak_structure,
+        quality.caveat
     from named_segments
     inner join top_features
         on named_segments.segment_id = top_features.segment_id
-    inner join feature_columns
-        on named_segments.segment_id = feature_columns.segment_id
+    cross join quality
 )
 
 select * from final
