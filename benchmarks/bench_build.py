@@ -122,13 +122,16 @@ def lookalike_check(database: Path, sample_size: int, seed: int) -> dict[str, fl
     """Recall@3 of the build's lookalikes against brute-force exact on a fixed sample."""
     import duckdb
     import numpy as np
+    import yaml
 
-    from customer_analytics.features import DEFAULT_LOOKALIKE_FEATURES, build_feature_matrix
-    from customer_analytics.lookalikes import read_feature_columns
+    from customer_analytics.lookalikes import lookalike_matrix, read_feature_columns
 
+    # The build's settings are the project defaults: the same vectors as the dbt model.
+    project_vars = yaml.safe_load((ROOT / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]
+    features = project_vars["lookalike_features"]
     con = duckdb.connect(str(database), read_only=True)
-    frame = read_feature_columns(con.table("main.customer_features"), DEFAULT_LOOKALIKE_FEATURES)
-    fm = build_feature_matrix(frame, DEFAULT_LOOKALIKE_FEATURES)
+    frame = read_feature_columns(con.table("main.customer_features"), features)
+    fm = lookalike_matrix(frame, features, project_vars["lookalike_log_features"])
     built = con.sql(
         "select customer_id, lookalike_customer_id, similarity_score from main.customer_lookalikes"
     ).fetchnumpy()

@@ -20,7 +20,8 @@
     {%- do customer_analytics_require_plugin('customer_analytics_check_settings') -%}
     {%- set values = {} -%}
     {%- for name in var('setting_rules') -%}
-        {%- set value = var(name, none) -%}
+        {#- raw: dbt's var() would render a text value as Jinja (macros/portability.sql) -#}
+        {%- set value = raw_var(name) -%}
         {#- YAML turns 2025-01-01 into a date: hand it over as text, like the default. -#}
         {%- if value is not none and not (
             value is string or value is number or value is sequence or value is mapping
@@ -33,7 +34,7 @@
     {%- set feature_node = graph.nodes.get('model.customer_analytics.customer_features', {}) -%}
     {%- set feature_meta = (feature_node.get('config') or {}).get('meta') or {} -%}
     {#- The raw customer file (counted for the k check): input_dir, or the bundled files. -#}
-    {%- set input_folder = var('input_dir', none) or (project_dir ~ '/seeds/shop') -%}
+    {%- set input_folder = raw_var('input_dir') or (project_dir ~ '/seeds/shop') -%}
     {%- set payload = {
         'project_root': project_dir | string,
         'cli_vars': invocation_args_dict.get('vars') or {},

@@ -92,36 +92,6 @@
 {%- endmacro %}
 
 {#-
-    The row's position in its file (1 = first data row), from the file itself, never from
-    the engine's row order. DuckDB reads a file in order; `row_number() over ()` numbers it.
--#}
-{% macro source_row_number() -%}
-    {{ return(adapter.dispatch('source_row_number', 'customer_analytics')()) }}
-{%- endmacro %}
-
-{% macro default__source_row_number() -%}
-    row_number() over ()
-{%- endmacro %}
-
-{#-
-    Spark: a CSV table is read with multiLine, which makes each file one split read from
-    start to end by one task, so the order of monotonically_increasing_id() is file order
-    (and the order of the rows of a unit test's fixture). Parquet carries its row index.
--#}
-{% macro spark__source_row_number() -%}
-    {%- if var('input_dir') and var('input_format') == 'parquet' -%}
-        _metadata.row_index + 1
-    {%- else -%}
-        row_number() over (order by monotonically_increasing_id())
-    {%- endif -%}
-{%- endmacro %}
-
-{#- The file a raw table comes from with `input_dir`. -#}
-{% macro spark_input_path(table_name) -%}
-    {{ return(var('input_dir') ~ '/' ~ table_name ~ '.' ~ var('input_format')) }}
-{%- endmacro %}
-
-{#-
     The same path for Spark to open. Spark resolves a relative table path against the
     database's folder, not the working directory, so a relative one is made absolute (the
     runner passes the working directory; plain dbt has the shell's PWD). URIs stay as given.
@@ -145,18 +115,6 @@
     '{{ text | replace('\\', '\\\\') | replace("'", "\\'") }}'
 {%- endmacro %}
 
-{#- The raw columns, in file order (the Zeotap layout). -#}
-{% macro shop_raw_columns() -%}
-    {{ return({
-        'Customers': ['CustomerID', 'CustomerName', 'Region', 'SignupDate'],
-        'Products': ['ProductID', 'ProductName', 'Category', 'Price'],
-        'Transactions': [
-            'TransactionID', 'CustomerID', 'ProductID', 'TransactionDate',
-            'Quantity', 'TotalValue', 'Price',
-        ],
-    }) }}
-{%- endmacro %}
-
 {#-
     on-run-start: engine-specific preparation. Nothing on DuckDB (its sources read the files).
 -#}
@@ -168,10 +126,8 @@
 {%- endmacro %}
 
 {#-
-    On Spark: (1) stop at once, with one line, when dbt Python models are selected and no
-    runner can execute them (open-source Spark through plain `dbt`, dbt-labs/dbt-spark#415);
-    (2) with `input_dir`, register each raw file as a table `raw.<Table>` over the file,
-    which `shop_source` reads.
+    On Spark: stop at once, with one line, when dbt Python models are selected and no runner
+    can execute them (open-source Spark through plain `dbt`, dbt-labs/dbt-spark#415).
 -#}
 {% macro spark__prepare_engine() -%}
     {%- if execute and flags.WHICH in ('build', 'run', 'test', 'seed', 'compile', 'show') -%}
@@ -190,82 +146,8 @@
                 ~ target.name ~ "` instead (docs/spark.md)"
             ) }}
         {%- endif -%}
-        {%- if var('input_dir') -%}
-            {%- do run_query('create schema if not exists raw') -%}
-            {%- for table_name, columns in shop_raw_columns().items() -%}
-                {%- do spark_create_file_table(
-                    api.Relation.create(schema='raw', identifier=table_name),
-                    spark_input_path(table_name),
-                    columns,
-                ) -%}
-            {%- endfor -%}
-        {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
-
-{#-
-    A table over one file, in place (no copy): CSV with every column text, the same dialect
-    as on DuckDB (comma, double quotes, header; UTF-8 with or without BOM; LF or CRLF), and a
-    malformed line stops the query; Parquet with its own types.
--#}
-{% macro spark_create_file_table(relation, path, columns) -%}
-    {%- set path = spark_absolute_path(path) -%}
-    {%- do run_query('drop table if exists ' ~ relation) -%}
-    {%- if path.endswith('.parquet') -%}
-        {%- set ddl -%}
-            create table {{ relation }}
-            using parquet
-            options (path {{ spark_string_literal(path) }})
-        {%- endset -%}
-    {%- else -%}
-        {%- set ddl -%}
-            create table {{ relation }} (
-                {%- for column in columns %}
-                {{ adapter.quote(column) }} string{% if not loop.last %},{% endif %}
-                {%- endfor %}
-            )
-            using csv
-            options (
-                path {{ spark_string_literal(path) }},
-                header 'true',
-                multiLine 'true',
-                mode 'FAILFAST',
-                sep ',',
-                quote '"',
-                escape '"',
-                encoding 'UTF-8'
-            )
-        {%- endset -%}
-    {%- endif -%}
-    {%- do run_query(ddl) -%}
-{%- endmacro %}
-
-{#-
-    Seeds on Spark. dbt-spark inserts a seed's rows in batches, and Spark does not read them
-    back in file order; a seed with `meta: {spark_read_in_place: true}` (the demo shop data)
-    becomes a table over its CSV file instead, so each row keeps its place in the file
-    (`source_row_number`), like the files of `input_dir`. Every column is text. Other seeds
-    load as usual.
--#}
-{% materialization seed, adapter='spark' %}
-    {%- if not config.get('meta', {}).get('spark_read_in_place') -%}
-        {{ return(dbt.materialization_seed_default()) }}
-    {%- endif -%}
-    {%- set agate_table = load_agate_table() -%}
-    {%- do store_result('agate_table', response='OK', agate_table=agate_table) -%}
-    {%- set target_relation = api.Relation.create(
-        schema=schema, identifier=model['alias'], type='table'
-    ) -%}
-    {{ run_hooks(pre_hooks) }}
-    {%- do spark_create_file_table(
-        target_relation, model['original_file_path'], agate_table.column_names
-    ) -%}
-    {%- call noop_statement('main', 'CREATE ' ~ agate_table.rows | length, 'CREATE') -%}
-        -- {{ target_relation }} over {{ model['original_file_path'] }}
-    {%- endcall -%}
-    {{ run_hooks(post_hooks) }}
-    {{ return({'relations': [target_relation]}) }}
-{% endmaterialization %}
 
 {#- Spark string literals treat backslash as an escape: both it and the quote are escaped. -#}
 {% macro spark__quoted_literal(value) -%}

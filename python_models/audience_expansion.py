@@ -22,6 +22,7 @@ def model(dbt: Any, session: Any) -> Any:
         "audience_expansion",
         {
             "features": dbt.config.get("features"),
+            "log_features": dbt.config.get("log_features"),
             "seed_ids": dbt.config.get("seed_customer_ids"),
             "size": dbt.config.get("size"),
             "min_similarity": dbt.config.get("min_similarity"),

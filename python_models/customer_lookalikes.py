@@ -15,6 +15,7 @@ def model(dbt: Any, session: Any) -> Any:
         "customer_lookalikes",
         {
             "features": dbt.config.get("features"),
+            "log_features": dbt.config.get("log_features"),
             "k": dbt.config.get("lookalikes_per_customer"),
         },
     )

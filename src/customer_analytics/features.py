@@ -53,7 +53,6 @@ from sklearn.preprocessing import StandardScaler
 
 __all__ = [
     "BEHAVIOUR_FEATURES",
-    "DEFAULT_LOOKALIKE_FEATURES",
     "DEFAULT_SEGMENT_FEATURES",
     "ID_COLUMN",
     "FeatureMatrix",
@@ -80,14 +79,6 @@ BEHAVIOUR_FEATURES: tuple[str, ...] = (
 #: Default features for segmentation: behaviour only, so that segments describe how
 #: customers buy, not where they live.
 DEFAULT_SEGMENT_FEATURES: tuple[str, ...] = BEHAVIOUR_FEATURES
-
-#: Default features for lookalikes: profile (region one-hot, tenure) plus the behaviour
-#: list (``tenure_days`` is not repeated) and the category spend shares.
-DEFAULT_LOOKALIKE_FEATURES: tuple[str, ...] = (
-    "region",
-    "tenure_days",
-    *(name for name in BEHAVIOUR_FEATURES if name != "tenure_days"),
-)
 
 _GLOB_CHARS = frozenset("*?")
 

@@ -3,10 +3,12 @@
 * :func:`top_k_lookalikes` -- for every customer, its ``k`` most similar other customers;
 * :func:`expand_audience` -- the customers most similar to a seed audience.
 
-Both take customer ids and a feature matrix (rows aligned with the ids; normally the
-standardized matrix of :func:`customer_analytics.features.build_feature_matrix`).
-:func:`lookalikes_from_features` and :func:`audience_from_features` do the feature step too,
-for dbt Python models that call one function.
+Both take customer ids and a feature matrix (rows aligned with the ids; normally
+:func:`lookalike_matrix`: the segmentation's preprocessing -- log1p of skewed counts and
+money, standardization, a pattern's columns such as the spend shares weighted as one
+feature -- on the ``lookalike_features`` setting). :func:`lookalikes_from_features` and
+:func:`audience_from_features` do the feature step too, for dbt Python models that call one
+function.
 
 Similarity and ties
 -------------------
@@ -66,11 +68,12 @@ from typing import Any
 import faiss
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from scipy.spatial import cKDTree
 
 from customer_analytics.features import (
-    DEFAULT_LOOKALIKE_FEATURES,
     ID_COLUMN,
+    FeatureMatrix,
     build_feature_matrix,
     resolve_feature_columns,
 )
@@ -83,6 +86,7 @@ __all__ = [
     "audience_from_features",
     "expand_audience",
     "log_progress_to_stderr",
+    "lookalike_matrix",
     "lookalikes_from_features",
     "read_feature_columns",
     "top_k_lookalikes",
@@ -558,19 +562,34 @@ def _audience_candidates(
     return found
 
 
+def lookalike_matrix(
+    customer_features: pd.DataFrame | pa.Table,
+    features: Sequence[str],
+    log_features: Sequence[str],
+) -> FeatureMatrix:
+    """The vectors lookalikes and audiences are computed on: the segmentation's
+    preprocessing (:func:`~customer_analytics.features.build_feature_matrix` with ``log1p``
+    on ``log_features``, standardization, and each pattern's columns weighted as one
+    feature) applied to the ``lookalike_features`` / ``lookalike_log_features`` settings."""
+    return build_feature_matrix(
+        customer_features, features, log_features=log_features, weigh_patterns=True
+    )
+
+
 def lookalikes_from_features(
     customer_features: pd.DataFrame,
     *,
-    features: Sequence[str] = DEFAULT_LOOKALIKE_FEATURES,
-    k: int = 3,
+    features: Sequence[str],
+    log_features: Sequence[str],
+    k: int,
     method: str = "auto",
     auto_exact_limit: int = 200_000,
     n_cells: int | None = None,
     n_probe: int = 8,
     random_state: int = 42,
 ) -> pd.DataFrame:
-    """:func:`top_k_lookalikes` on the standardized ``features`` of ``customer_features``."""
-    fm = build_feature_matrix(customer_features, features)
+    """:func:`top_k_lookalikes` on the :func:`lookalike_matrix` of ``customer_features``."""
+    fm = lookalike_matrix(customer_features, features, log_features)
     return top_k_lookalikes(
         fm.customer_ids,
         fm.matrix,
@@ -587,18 +606,19 @@ def audience_from_features(
     customer_features: pd.DataFrame,
     seed_ids: Sequence[object],
     *,
-    features: Sequence[str] = DEFAULT_LOOKALIKE_FEATURES,
+    features: Sequence[str],
+    log_features: Sequence[str],
     size: int | None = None,
     min_similarity: float | None = None,
     ignore_unknown_seed_ids: bool = False,
 ) -> pd.DataFrame:
-    """:func:`expand_audience` on the standardized ``features`` of ``customer_features``.
+    """:func:`expand_audience` on the :func:`lookalike_matrix` of ``customer_features``.
 
     With ``ignore_unknown_seed_ids`` seed ids that are not customers are left out (and with
     none left the audience is empty) instead of raising: for a default seed list that may
     not match the data at hand, where a build should not fail for want of an audience.
     """
-    fm = build_feature_matrix(customer_features, features)
+    fm = lookalike_matrix(customer_features, features, log_features)
     if ignore_unknown_seed_ids:
         known = set(fm.customer_ids.tolist())
         seed_ids = [seed for seed in seed_ids if seed in known]

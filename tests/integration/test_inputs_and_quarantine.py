@@ -50,6 +50,20 @@ def defective(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BuiltProj
     return data, built
 
 
+def _conflicting_keys(frame: pd.DataFrame, key: str) -> set[str]:
+    """Keys delivered more than once with different content (every copy is held back)."""
+    copies = frame[frame[key].duplicated(keep=False)]
+    distinct = copies.drop_duplicates().groupby(key).size()
+    return set(distinct[distinct > 1].index)
+
+
+def _delivered(data: Path) -> dict[str, pd.DataFrame]:
+    return {
+        name: pd.read_csv(data / f"{name}.csv", dtype=str, keep_default_na=False)
+        for name in ("Customers", "Products", "Transactions")
+    }
+
+
 def test_every_planted_defect_is_quarantined_with_its_reason(
     defective: tuple[Path, BuiltProject],
 ) -> None:
@@ -64,18 +78,37 @@ def test_every_planted_defect_is_quarantined_with_its_reason(
             for file_name in ("Customers", "Products", "Transactions")
         ]
     )
-    assert len(quarantined) == len(defects) == 24
     merged = defects.merge(
         quarantined,
         left_on=["File", "RowNumber"],
         right_on=["file_name", "source_row_number"],
-        how="outer",
-        indicator=True,
+        how="left",
     )
-    assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"]
+    assert len(defects) == 24
+    assert merged["quarantine_reason"].notna().all(), merged[merged["quarantine_reason"].isna()]
     for row in merged.itertuples():
         assert REASON_FOR_DEFECT[row.Kind] in row.quarantine_reason
-        assert row.source_file.endswith(f"{row.File}.csv")
+        assert row.source_file == f"{row.File}.csv"
+
+    # every other held-back row is a copy of a conflicting duplicate, or depends on one
+    delivered = _delivered(data)
+    planted = set(zip(defects["File"], defects["RowNumber"], strict=True))
+    keys = {"Customers": "CustomerID", "Products": "ProductID", "Transactions": "TransactionID"}
+    for row in quarantined.itertuples():
+        if (row.file_name, row.source_row_number) in planted:
+            continue
+        frame = delivered[row.file_name]
+        delivered_row = frame.iloc[row.source_row_number - 1]
+        if row.quarantine_reason.startswith("conflicting duplicate"):
+            key = keys[row.file_name]
+            assert delivered_row[key] in _conflicting_keys(frame, key)
+        else:
+            assert row.file_name == "Transactions"
+            assert delivered_row["CustomerID"] in _conflicting_keys(
+                delivered["Customers"], "CustomerID"
+            ) or delivered_row["ProductID"] in _conflicting_keys(
+                delivered["Products"], "ProductID"
+            ), row
 
 
 def test_every_raw_row_is_staged_or_quarantined(defective: tuple[Path, BuiltProject]) -> None:
@@ -92,13 +125,24 @@ def test_every_raw_row_is_staged_or_quarantined(defective: tuple[Path, BuiltProj
 
 def test_marts_hold_only_trusted_rows(defective: tuple[Path, BuiltProject]) -> None:
     data, built = defective
-    transactions = pd.read_csv(data / "Transactions.csv", dtype=str)
-    clean = transactions.iloc[:1500]
+    delivered = _delivered(data)
+    customers = delivered["Customers"].iloc[:300]
+    conflicting_customers = _conflicting_keys(delivered["Customers"], "CustomerID")
+    conflicting_products = _conflicting_keys(delivered["Products"], "ProductID")
+    conflicting_transactions = _conflicting_keys(delivered["Transactions"], "TransactionID")
+    clean = delivered["Transactions"].iloc[:1500]
+    clean = clean[
+        ~clean["CustomerID"].isin(conflicting_customers)
+        & ~clean["ProductID"].isin(conflicting_products)
+        & ~clean["TransactionID"].isin(conflicting_transactions)
+    ]
     expected_revenue = pd.to_numeric(clean["TotalValue"]).sum()
     assert built.scalar("select sum(total_revenue) from customers") == pytest.approx(
         expected_revenue, abs=0.01
     )
-    assert built.scalar("select count(*) from customers") == 300
+    assert built.scalar("select count(*) from customers") == len(
+        customers[~customers["CustomerID"].isin(conflicting_customers)]
+    )
 
 
 def test_parquet_input_gives_the_same_marts_as_csv(

@@ -96,7 +96,8 @@ def test_lookalikes_share_the_customers_archetype(
     with_truth: tuple[BuiltProject, pd.DataFrame],
 ) -> None:
     built, truth = with_truth
-    assert _lookalikes_sharing_archetype(built, truth) >= 0.9
+    # Reached: 0.972 (bundled, 200 customers), 0.980 (generated, 3,000); issue 10 asks 0.95.
+    assert _lookalikes_sharing_archetype(built, truth) >= 0.96
 
 
 def test_segment_names_are_unique_business_names(bundled: BuiltProject) -> None:

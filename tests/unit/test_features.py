@@ -9,10 +9,17 @@ import pandas as pd
 import pytest
 
 from customer_analytics.features import (
-    DEFAULT_LOOKALIKE_FEATURES,
+    BEHAVIOUR_FEATURES,
     DEFAULT_SEGMENT_FEATURES,
     build_feature_matrix,
     resolve_feature_columns,
+)
+
+#: Region one-hot and tenure first, then the behaviour list (tenure not repeated).
+PROFILE_AND_BEHAVIOUR = (
+    "region",
+    "tenure_days",
+    *(name for name in BEHAVIOUR_FEATURES if name != "tenure_days"),
 )
 
 
@@ -87,7 +94,7 @@ def test_default_feature_lists_resolve_on_the_mart_shape():
         "spend_share_electronics",
         "spend_share_home_decor",
     ]
-    lookalike = build_feature_matrix(frame, DEFAULT_LOOKALIKE_FEATURES)
+    lookalike = build_feature_matrix(frame, PROFILE_AND_BEHAVIOUR)
     regions = sorted(frame["region"].unique())
     assert lookalike.feature_names[: len(regions)] == [f"region={r}" for r in regions]
     assert lookalike.feature_names[len(regions)] == "tenure_days"
@@ -107,8 +114,8 @@ def test_matrix_is_standardized_float64_sorted_by_id():
 
 def test_input_row_order_does_not_matter():
     frame = customer_features(30)
-    a = build_feature_matrix(frame, DEFAULT_LOOKALIKE_FEATURES)
-    b = build_feature_matrix(frame.iloc[::-1], DEFAULT_LOOKALIKE_FEATURES)
+    a = build_feature_matrix(frame, PROFILE_AND_BEHAVIOUR)
+    b = build_feature_matrix(frame.iloc[::-1], PROFILE_AND_BEHAVIOUR)
     np.testing.assert_array_equal(a.customer_ids, b.customer_ids)
     np.testing.assert_array_equal(a.matrix, b.matrix)
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from sklearn.datasets import make_blobs
 from sklearn.metrics.pairwise import cosine_similarity
 from threadpoolctl import threadpool_limits
@@ -16,6 +19,7 @@ from customer_analytics.lookalikes import (
     LOOKALIKE_COLUMNS,
     audience_from_features,
     expand_audience,
+    lookalike_matrix,
     lookalikes_from_features,
     top_k_lookalikes,
 )
@@ -347,10 +351,14 @@ def test_expand_audience_validation():
 # ----------------------------------------------------------------------------- frame wrappers
 
 
-def test_frame_wrappers_use_standardized_default_features():
+def _project_vars() -> dict[str, Any]:
+    project = Path(__file__).resolve().parents[2] / "dbt_project.yml"
+    return yaml.safe_load(project.read_text(encoding="utf-8"))["vars"]
+
+
+def _shop_frame(n: int) -> pd.DataFrame:
     rng = np.random.default_rng(0)
-    n = 60
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "customer_id": make_ids(n),
             "region": rng.choice(["North", "South"], n),
@@ -363,12 +371,53 @@ def test_frame_wrappers_use_standardized_default_features():
             "distinct_products": rng.integers(0, 9, n),
             "spend_share_books": rng.random(n),
             "spend_share_toys": rng.random(n),
+            "spend_share_games": rng.random(n),
         }
     )
-    looks = lookalikes_from_features(frame, k=2)
+
+
+def test_lookalike_matrix_logs_standardizes_and_weighs_the_share_block() -> None:
+    frame = _shop_frame(40).sample(frac=1.0, random_state=5)
+    fm = lookalike_matrix(
+        frame,
+        ["average_transaction_value", "recency_days", "spend_share_*"],
+        ["average_transaction_value"],
+    )
+    ordered = frame.sort_values("customer_id")
+    raw = np.column_stack(
+        [
+            np.log1p(ordered["average_transaction_value"].to_numpy()),
+            ordered["recency_days"].to_numpy(dtype=float),
+            ordered[["spend_share_books", "spend_share_toys", "spend_share_games"]].to_numpy(),
+        ]
+    )
+    expected = (raw - raw.mean(axis=0)) / raw.std(axis=0)
+    expected[:, 2:] /= np.sqrt(3.0)  # three shares weigh as one feature
+    assert list(fm.customer_ids) == sorted(frame["customer_id"])
+    np.testing.assert_allclose(fm.matrix, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_frame_wrappers_use_the_project_lookalike_settings() -> None:
+    n = 60
+    frame = _shop_frame(n)
+    project = _project_vars()
+    settings = {
+        "features": project["lookalike_features"],
+        "log_features": project["lookalike_log_features"],
+    }
+    looks = lookalikes_from_features(frame, k=2, **settings)
     assert len(looks) == 2 * n
+    fm = lookalike_matrix(frame, settings["features"], settings["log_features"])
+    expected = top_k_lookalikes(fm.customer_ids, fm.matrix, 2)
+    pd.testing.assert_frame_equal(looks, expected)
+    # Brute force on the same vectors agrees with the retrieval.
+    sims = cosine_similarity(fm.matrix)
+    np.fill_diagonal(sims, -np.inf)
+    best = np.argmax(sims, axis=1)
+    first = looks[looks["lookalike_rank"] == 1]
+    assert list(first["lookalike_customer_id"]) == list(fm.customer_ids[best])
     seeds = ["C00003", "C00010"]
-    audience = audience_from_features(frame, seeds, size=5)
+    audience = audience_from_features(frame, seeds, size=5, **settings)
     assert len(audience) == 5
     assert not audience["customer_id"].isin(seeds).any()
 
@@ -383,14 +432,19 @@ def test_audience_from_features_can_ignore_seed_ids_the_data_lacks() -> None:
     )
     features = ["total_revenue", "transaction_count"]
     with pytest.raises(ValueError, match="unknown seed customer ids: C9"):
-        audience_from_features(frame, ["C1", "C9"], features=features, size=2)
+        audience_from_features(frame, ["C1", "C9"], features=features, log_features=[], size=2)
     lenient = audience_from_features(
-        frame, ["C1", "C9"], features=features, size=2, ignore_unknown_seed_ids=True
+        frame,
+        ["C1", "C9"],
+        features=features,
+        log_features=[],
+        size=2,
+        ignore_unknown_seed_ids=True,
     )
-    strict = audience_from_features(frame, ["C1"], features=features, size=2)
+    strict = audience_from_features(frame, ["C1"], features=features, log_features=[], size=2)
     pd.testing.assert_frame_equal(lenient, strict)
     empty = audience_from_features(
-        frame, ["C9"], features=features, size=2, ignore_unknown_seed_ids=True
+        frame, ["C9"], features=features, log_features=[], size=2, ignore_unknown_seed_ids=True
     )
     assert empty.empty
     assert list(empty.columns) == [

@@ -2,10 +2,12 @@
 
 {#-
     One row per customer, including customers with no purchases: the numeric input of the
-    segmentation and lookalike models. One `spend_share_<category>` column per category.
+    segmentation and lookalike models. One spend-share column per category, named safely by
+    `spend_share_columns()` (the `spend_share_columns` table maps category -> column); each
+    category reaches SQL only as a quoted literal. Shares divide exact (decimal) sums.
 -#}
 
-{%- set categories = product_categories() %}
+{%- set share_columns = spend_share_columns() %}
 
 with customers as (
     select * from {{ ref('customers') }}
@@ -18,10 +20,11 @@ transactions as (
 spend_pivoted_to_customer as (
     select
         customer_id,
-        {% for category in categories -%}
-            sum(case when category = '{{ category }}' then total_value else 0 end)
-                as {{ category_slug(category) }}_revenue{% if not loop.last %},{% endif %}
-        {% endfor %}
+        {% for column in share_columns -%}
+            sum(case when category = {{ quoted_literal(column.category) }} then total_value else 0 end)
+                as category_{{ loop.index }}_revenue,
+        {% endfor -%}
+        sum(total_value) as customer_revenue
     from transactions
     group by customer_id
 ),
@@ -41,13 +44,13 @@ final as (
         customers.distinct_products,
         customers.distinct_categories,
         customers.active_months,
-        coalesce(customers.recency_days, customers.tenure_days) as recency_days{% if categories %},
+        coalesce(customers.recency_days, customers.tenure_days) as recency_days{% if share_columns %},
         {% endif %}
-        {% for category in categories -%}
+        {% for column in share_columns -%}
         {{ ratio(
-            'coalesce(spend_pivoted_to_customer.' ~ category_slug(category) ~ '_revenue, 0)',
-            'customers.total_revenue'
-        ) }} as spend_share_{{ category_slug(category) }}{% if not loop.last %},{% endif %}
+            'coalesce(spend_pivoted_to_customer.category_' ~ loop.index ~ '_revenue, 0)',
+            'spend_pivoted_to_customer.customer_revenue'
+        ) }} as {{ column.column_name }}{% if not loop.last %},{% endif %}
         {% endfor %}
     from customers
     left join spend_pivoted_to_customer

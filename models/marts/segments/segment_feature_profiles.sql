@@ -33,7 +33,7 @@ segment_means as (
         segment_id,
         count(*) as customers,
         {% for feature in features -%}
-            avg({{ adapter.quote('feature_' ~ loop.index) }})
+            {{ exact_avg(adapter.quote('feature_' ~ loop.index)) }}
                 as {{ adapter.quote('mean_' ~ loop.index) }}{% if not loop.last %},{% endif %}
         {% endfor %}
     from features_with_segments
@@ -43,9 +43,9 @@ segment_means as (
 overall as (
     select
         {% for feature in features -%}
-            avg({{ adapter.quote('feature_' ~ loop.index) }})
+            {{ exact_avg(adapter.quote('feature_' ~ loop.index)) }}
                 as {{ adapter.quote('mean_' ~ loop.index) }},
-            stddev_pop({{ adapter.quote('feature_' ~ loop.index) }})
+            {{ exact_stddev_pop(adapter.quote('feature_' ~ loop.index)) }}
                 as {{ adapter.quote('stddev_' ~ loop.index) }}{% if not loop.last %},{% endif %}
         {% endfor %}
     from features_with_segments

@@ -1,7 +1,14 @@
-{{ config(materialized='table') }}
+{{ config(
+    materialized='table',
+    post_hook="{{ reject_unusable_input('Customers', [
+        ('SignupDate', 'signup_date_text', 'signup_timestamp', 'YYYY-MM-DD'),
+    ]) }}",
+) }}
+
+{#- The Customers file read once: every row, typed, with every rule it broke. -#}
 
 with source as (
-    select * from {{ shop_source('Customers') }}
+    select * from {{ ref('base_shop__customers') }}
 ),
 
 renamed as (
@@ -15,14 +22,18 @@ renamed as (
     from source
 ),
 
+duplicates as (
+    {{ duplicate_keys('renamed', 'customer_id', ['customer_name', 'region', 'signup_date_text']) }}
+),
+
 typed as (
     select
         renamed.*,
-        {{ dbt.safe_cast('signup_date_text', dbt.type_timestamp()) }} as signup_timestamp,
-        min(renamed.source_row_number)
-            over (partition by renamed.customer_id)
-            as first_row_of_customer_id
+        {{ dbt.safe_cast('renamed.signup_date_text', dbt.type_timestamp()) }} as signup_timestamp,
+        {{ duplicate_problem('renamed', 'customer_id', 'CustomerID') }} as duplicate_reason
     from renamed
+    left join duplicates
+        on renamed.customer_id = duplicates.customer_id
 ),
 
 checked as (
@@ -33,22 +44,17 @@ checked as (
         customer_name,
         region,
         signup_date_text,
+        signup_timestamp,
         cast(signup_timestamp as date) as signup_date,
         nullif(concat_ws(
             '; ',
             case when customer_id is null then 'missing CustomerID' end,
-            case
-                when customer_id is not null and source_row_number > first_row_of_customer_id
-                    then
-                        'duplicate CustomerID (first at row '
-                        || {{ dbt.cast('first_row_of_customer_id', dbt.type_string()) }} || ')'
-            end,
+            duplicate_reason,
             case when region is null then 'missing Region' end,
-            case when signup_date_text is null then 'missing SignupDate' end,
-            case
-                when signup_date_text is not null and signup_timestamp is null
-                    then 'unparseable SignupDate'
-            end
+            {{ date_problem(
+                'signup_date_text', 'signup_timestamp', 'SignupDate',
+                shop_column_meta('Customers', 'SignupDate', 'earliest'),
+            ) }}
         ), '') as quarantine_reason
     from typed
 )

@@ -1,7 +1,17 @@
-{{ config(materialized='table') }}
+{{ config(
+    materialized='table',
+    post_hook="{{ reject_unusable_input('Products', [
+        ('Price', 'price_text', 'price_number', 'a number such as 12.50'),
+    ]) }}",
+) }}
+
+{#-
+    The Products file read once: every row, typed, with every rule it broke. Duplicate
+    product names with different prices are legitimate (distinct ProductIDs) and stay.
+-#}
 
 with source as (
-    select * from {{ shop_source('Products') }}
+    select * from {{ ref('base_shop__products') }}
 ),
 
 renamed as (
@@ -15,14 +25,20 @@ renamed as (
     from source
 ),
 
+duplicates as (
+    {{ duplicate_keys('renamed', 'product_id', ['product_name', 'category', 'price_text']) }}
+),
+
 typed as (
     select
         renamed.*,
-        {{ dbt.safe_cast('price_text', dbt.type_float()) }} as price,
-        min(renamed.source_row_number)
-            over (partition by renamed.product_id)
-            as first_row_of_product_id
+        {{ number_problem(
+            'renamed.price_text', 'Price', shop_column_meta('Products', 'Price', 'maximum')
+        ) }} as price_problem,
+        {{ duplicate_problem('renamed', 'product_id', 'ProductID') }} as duplicate_reason
     from renamed
+    left join duplicates
+        on renamed.product_id = duplicates.product_id
 ),
 
 checked as (
@@ -33,20 +49,16 @@ checked as (
         product_name,
         category,
         price_text,
-        price,
+        {{ dbt.safe_cast('price_text', dbt.type_float()) }} as price_number,
+        case
+            when price_problem is null then {{ dbt.safe_cast('price_text', type_money()) }}
+        end as price,
         nullif(concat_ws(
             '; ',
             case when product_id is null then 'missing ProductID' end,
-            case
-                when product_id is not null and source_row_number > first_row_of_product_id
-                    then
-                        'duplicate ProductID (first at row '
-                        || {{ dbt.cast('first_row_of_product_id', dbt.type_string()) }} || ')'
-            end,
+            duplicate_reason,
             case when category is null then 'missing Category' end,
-            case when price_text is null then 'missing Price' end,
-            case when price_text is not null and price is null then 'unparseable Price' end,
-            case when price <= 0 then 'Price not positive' end
+            price_problem
         ), '') as quarantine_reason
     from typed
 )

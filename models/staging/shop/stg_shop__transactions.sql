@@ -10,7 +10,9 @@ trusted as (
         transaction_at,
         cast(transaction_at as date) as transaction_date,
         quantity,
-        price,
+        -- a unit price is shown, never summed: double, like every money column of the marts
+        cast(price as {{ dbt.type_float() }}) as price,
+        -- summed by every mart: an exact decimal, so the sum does not depend on row order
         total_value,
         is_before_signup
     from checked

@@ -1,20 +1,46 @@
-{{ config(materialized='table') }}
+{{ config(
+    materialized='table',
+    post_hook="{{ reject_unusable_input('Transactions', [
+        ('TransactionDate', 'transaction_at_text', 'transaction_at', 'YYYY-MM-DD[ HH:MM:SS]'),
+        ('Quantity', 'quantity_text', 'quantity_number', 'a whole number'),
+        ('TotalValue', 'total_value_text', 'total_value_number', 'a number such as 12.50'),
+        ('Price', 'price_text', 'price_number', 'a number such as 12.50'),
+    ]) }}",
+) }}
 
 {#-
+    The Transactions file read once: every row, typed, with every rule it broke.
     Validation needs lookups: a transaction can only be trusted when its customer and
     product are. This is the one staging model with joins, and only for that check.
+    Money is parsed as an exact decimal, so sums do not depend on the order of addition.
 -#}
 
 with source as (
-    select * from {{ shop_source('Transactions') }}
+    select * from {{ ref('base_shop__transactions') }}
+),
+
+customers_checked as (
+    select * from {{ ref('stg_shop__customers_checked') }}
 ),
 
 customers as (
     select * from {{ ref('stg_shop__customers') }}
 ),
 
+products_checked as (
+    select * from {{ ref('stg_shop__products_checked') }}
+),
+
 products as (
     select * from {{ ref('stg_shop__products') }}
+),
+
+delivered_customer_ids as (
+    select distinct customer_id from customers_checked
+),
+
+delivered_product_ids as (
+    select distinct product_id from products_checked
 ),
 
 renamed as (
@@ -31,17 +57,35 @@ renamed as (
     from source
 ),
 
+duplicates as (
+    {{ duplicate_keys('renamed', 'transaction_id', [
+        'customer_id', 'product_id', 'transaction_at_text', 'quantity_text',
+        'total_value_text', 'price_text',
+    ]) }}
+),
+
 typed as (
     select
         renamed.*,
-        {{ dbt.safe_cast('transaction_at_text', dbt.type_timestamp()) }} as transaction_at,
-        {{ dbt.safe_cast('quantity_text', dbt.type_float()) }} as quantity_number,
-        {{ dbt.safe_cast('total_value_text', dbt.type_float()) }} as total_value,
-        {{ dbt.safe_cast('price_text', dbt.type_float()) }} as price,
-        min(renamed.source_row_number)
-            over (partition by renamed.transaction_id)
-            as first_row_of_transaction_id
+        {{ dbt.safe_cast('renamed.transaction_at_text', dbt.type_timestamp()) }} as transaction_at,
+        {{ dbt.safe_cast('renamed.quantity_text', dbt.type_float()) }} as quantity_number,
+        {{ dbt.safe_cast('renamed.total_value_text', dbt.type_float()) }} as total_value_number,
+        {{ dbt.safe_cast('renamed.price_text', dbt.type_float()) }} as price_number,
+        {{ number_problem(
+            'renamed.quantity_text', 'Quantity',
+            shop_column_meta('Transactions', 'Quantity', 'maximum'),
+        ) }} as quantity_problem,
+        {{ number_problem(
+            'renamed.total_value_text', 'TotalValue',
+            shop_column_meta('Transactions', 'TotalValue', 'maximum'),
+        ) }} as total_value_problem,
+        {{ number_problem(
+            'renamed.price_text', 'Price', shop_column_meta('Transactions', 'Price', 'maximum')
+        ) }} as price_problem,
+        {{ duplicate_problem('renamed', 'transaction_id', 'TransactionID') }} as duplicate_reason
     from renamed
+    left join duplicates
+        on renamed.transaction_id = duplicates.transaction_id
 ),
 
 typed_with_references as (
@@ -49,15 +93,28 @@ typed_with_references as (
         typed.*,
         -- a quantity must be a whole number: casting '1.5' straight to an integer would round it
         case
-            when typed.quantity_number = floor(typed.quantity_number)
+            when typed.quantity_problem is null and typed.quantity_number = floor(typed.quantity_number)
                 then cast(typed.quantity_number as {{ dbt.type_int() }})
         end as quantity,
+        case
+            when typed.total_value_problem is null
+                then {{ dbt.safe_cast('typed.total_value_text', type_money()) }}
+        end as total_value,
+        case
+            when typed.price_problem is null then {{ dbt.safe_cast('typed.price_text', type_money()) }}
+        end as price,
+        delivered_customer_ids.customer_id is not null as is_delivered_customer,
         customers.customer_id is not null as is_known_customer,
+        delivered_product_ids.product_id is not null as is_delivered_product,
         products.product_id is not null as is_known_product,
         customers.signup_date
     from typed
+    left join delivered_customer_ids
+        on typed.customer_id = delivered_customer_ids.customer_id
     left join customers
         on typed.customer_id = customers.customer_id
+    left join delivered_product_ids
+        on typed.product_id = delivered_product_ids.product_id
     left join products
         on typed.product_id = products.product_id
 ),
@@ -74,6 +131,9 @@ checked as (
         total_value_text,
         price_text,
         transaction_at,
+        quantity_number,
+        total_value_number,
+        price_number,
         quantity,
         total_value,
         price,
@@ -81,47 +141,34 @@ checked as (
         nullif(concat_ws(
             '; ',
             case when transaction_id is null then 'missing TransactionID' end,
-            case
-                when transaction_id is not null and source_row_number > first_row_of_transaction_id
-                    then
-                        'duplicate TransactionID (first at row '
-                        || {{ dbt.cast('first_row_of_transaction_id', dbt.type_string()) }} || ')'
-            end,
+            duplicate_reason,
             case when customer_id is null then 'missing CustomerID' end,
             case
-                when customer_id is not null and not is_known_customer
+                when customer_id is not null and not is_delivered_customer
                     then 'unknown CustomerID'
+                when customer_id is not null and not is_known_customer
+                    then 'CustomerID held back in quarantined_customers'
             end,
             case when product_id is null then 'missing ProductID' end,
             case
-                when product_id is not null and not is_known_product
+                when product_id is not null and not is_delivered_product
                     then 'unknown ProductID'
+                when product_id is not null and not is_known_product
+                    then 'ProductID held back in quarantined_products'
             end,
-            case when transaction_at_text is null then 'missing TransactionDate' end,
+            {{ date_problem(
+                'transaction_at_text', 'transaction_at', 'TransactionDate',
+                shop_column_meta('Transactions', 'TransactionDate', 'earliest'),
+            ) }},
+            quantity_problem,
             case
-                when transaction_at_text is not null and transaction_at is null
-                    then 'unparseable TransactionDate'
-            end,
-            case when quantity_text is null then 'missing Quantity' end,
-            case
-                when quantity_text is not null and quantity_number is null
-                    then 'unparseable Quantity'
-            end,
-            case
-                when quantity_number is not null and quantity is null
+                when quantity_problem is null and quantity is null
                     then 'Quantity not a whole number'
             end,
-            case when quantity <= 0 then 'Quantity not positive' end,
-            case when price_text is null then 'missing Price' end,
-            case when price_text is not null and price is null then 'unparseable Price' end,
-            case when price <= 0 then 'Price not positive' end,
-            case when total_value_text is null then 'missing TotalValue' end,
+            price_problem,
+            total_value_problem,
             case
-                when total_value_text is not null and total_value is null
-                    then 'unparseable TotalValue'
-            end,
-            case
-                when abs(total_value - quantity * price) > {{ var('total_value_tolerance') }}
+                when abs(total_value - quantity * price) > {{ number_var('total_value_tolerance') }}
                     then 'TotalValue not equal to Quantity x Price'
             end
         ), '') as quarantine_reason
