@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from customer_analytics import lookalikes
-from customer_analytics.features import build_feature_matrix
 from customer_analytics.frames import is_spark_frame
 
 __all__ = ["LOOKALIKE_SCHEMA", "lookalikes_for_relation", "lookalikes_of_rows", "spark_lookalikes"]
@@ -102,11 +101,12 @@ def _frame(
     )[list(lookalikes.LOOKALIKE_COLUMNS)]
 
 
-def spark_lookalikes(customer_features: Any, *, features: Sequence[str], k: int) -> Any:
+def spark_lookalikes(
+    customer_features: Any, *, features: Sequence[str], log_features: Sequence[str], k: int
+) -> Any:
     """``customer_lookalikes`` as a Spark DataFrame, searched in parallel over partitions."""
-    fm = build_feature_matrix(
-        lookalikes.read_feature_columns(customer_features, features), features
-    )
+    frame = lookalikes.read_feature_columns(customer_features, features)
+    fm = lookalikes.lookalike_matrix(frame, features, log_features)
     sorted_ids, units = lookalikes._prepare(fm.customer_ids, fm.matrix)
     session = customer_features.sparkSession
     n = int(sorted_ids.size)
@@ -130,10 +130,17 @@ def spark_lookalikes(customer_features: Any, *, features: Sequence[str], k: int)
     return session.range(0, n, 1, partitions).mapInPandas(search, LOOKALIKE_SCHEMA)
 
 
-def lookalikes_for_relation(customer_features: Any, *, features: Sequence[str], k: int) -> Any:
+def lookalikes_for_relation(
+    customer_features: Any, *, features: Sequence[str], log_features: Sequence[str], k: int
+) -> Any:
     """``customer_lookalikes`` from what ``dbt.ref('customer_features')`` returned."""
     if is_spark_frame(customer_features):
-        return spark_lookalikes(customer_features, features=features, k=k)
+        return spark_lookalikes(
+            customer_features, features=features, log_features=log_features, k=k
+        )
     return lookalikes.lookalikes_from_features(
-        lookalikes.read_feature_columns(customer_features, features), features=features, k=k
+        lookalikes.read_feature_columns(customer_features, features),
+        features=features,
+        log_features=log_features,
+        k=k,
     )

@@ -77,7 +77,10 @@ def test_pandas_input_takes_the_single_process_path() -> None:
 
     with duckdb.connect() as connection:  # what dbt-duckdb hands a model
         result = lookalikes_for_relation(
-            connection.from_df(frame), features=["recency_days", "transaction_count"], k=1
+            connection.from_df(frame),
+            features=["recency_days", "transaction_count"],
+            log_features=[],
+            k=1,
         )
     pairs = dict(zip(result["customer_id"], result["lookalike_customer_id"], strict=True))
     assert pairs == {"C1": "C4", "C4": "C1", "C2": "C3", "C3": "C2"}
