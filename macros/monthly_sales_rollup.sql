@@ -84,10 +84,9 @@ final as (
         active_customers,
         {{ money(ratio('revenue', 'transactions')) }} as average_transaction_value,
         {{ money('previous_month_revenue') }} as previous_month_revenue,
-        cast(
-            (revenue - previous_month_revenue) / nullif(previous_month_revenue, 0)
-            as {{ dbt.type_float() }}
-        ) as revenue_growth,
+        {#- divided as doubles: Spark would round a decimal quotient to 6 places -#}
+        cast(revenue - previous_month_revenue as {{ dbt.type_float() }})
+        / nullif(cast(previous_month_revenue as {{ dbt.type_float() }}), 0) as revenue_growth,
         {{ money('cumulative_revenue') }} as cumulative_revenue
     from with_previous_month
 )

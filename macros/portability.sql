@@ -26,7 +26,7 @@
 
 {#- Money: rounded to cents and typed as double. -#}
 {% macro money(expression) -%}
-    cast(round({{ expression }}, 2) as {{ dbt.type_float() }})
+    cast({{ round_number(expression, 2) }} as {{ dbt.type_float() }})
 {%- endmacro %}
 
 {#- x / y as double, 0 when y is 0 or null (a ratio over nothing is nothing). -#}

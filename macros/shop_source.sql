@@ -90,9 +90,7 @@
     {%- set wanted = [input_format] if input_format else formats -%}
 
     {#- Find the file by name, case-insensitively, among the folder's files. -#}
-    {%- set listing = run_query(
-        'select file from glob(' ~ quoted_literal(input_dir ~ '/*') ~ ') order by file'
-    ).columns[0].values() | list -%}
+    {%- set listing = shop_list_files(input_dir) -%}
     {%- set matches = [] -%}
     {%- for file in listing -%}
         {%- set file_name = file.replace('\\', '/').split('/') | last -%}
@@ -117,10 +115,7 @@
     {%- set layout = matches[0] -%}
 
     {%- if layout.format == 'parquet' -%}
-        {%- set file_columns = run_query(
-            'select column_name from (describe select * from read_parquet('
-            ~ quoted_literal(layout.path) ~ '))'
-        ).columns[0].values() | list -%}
+        {%- set file_columns = shop_parquet_columns(layout.path) -%}
         {%- do layout.update({'delimiter': none}) -%}
     {%- else -%}
         {%- set file_columns, delimiter = shop_csv_header(layout, table_name) -%}
@@ -167,28 +162,11 @@
     100,000 lines are also checked for bytes that are not UTF-8.
 -#}
 {% macro shop_csv_header(layout, table_name) -%}
-    {%- set rejects = 'shop_header_rejects_' ~ (table_name | lower) -%}
-    {%- set lines = run_query(
-        'select line from read_csv(' ~ quoted_literal(layout.path) ~ ', header = false,'
-        ~ " auto_detect = false, columns = {'line': 'VARCHAR'}, delim = '\x1f', quote = '',"
-        ~ " escape = '', strict_mode = false, ignore_errors = true, store_rejects = true,"
-        ~ " rejects_table = '" ~ rejects ~ "', rejects_scan = '" ~ rejects ~ "_scans')"
-        ~ " limit 100000"
-    ).columns[0].values() | list -%}
-    {%- set bad_lines = run_query(
-        'select line from ' ~ rejects ~ ' where scan_id = (select max(scan_id) from ' ~ rejects
-        ~ ") and error_type = 'INVALID ENCODING' order by line limit 1"
-    ).columns[0].values() | list -%}
-    {%- if bad_lines -%}
-        {{ exceptions.raise_compiler_error(
-            layout.file_name ~ ": not UTF-8 (first invalid byte sequence on line " ~ bad_lines[0]
-            ~ "); save the file as UTF-8"
-        ) }}
-    {%- endif -%}
-    {%- if not lines or (lines[0] or '') | trim == '' -%}
+    {%- set first_line = shop_first_line(layout.path, layout.file_name) -%}
+    {%- if (first_line or '') | trim == '' -%}
         {{ exceptions.raise_compiler_error(layout.file_name ~ ": empty file (no header line)") }}
     {%- endif -%}
-    {%- set header = lines[0].replace('\ufeff', '') -%}
+    {%- set header = first_line.replace('\ufeff', '') -%}
     {%- set wanted = [] -%}
     {%- for column in shop_columns(table_name) -%}
         {%- do wanted.append(normalised_column_name(column)) -%}
@@ -268,4 +246,59 @@
             ) with ordinality
         )
     {%- endif -%}
+{%- endmacro %}
+
+{#-
+    The engine-specific file probes of `shop_file_layout` (dispatched; Spark's are in
+    macros/spark.sql): the files of a folder, the first line of a text file (stopping on
+    bytes that are not UTF-8), the columns of a Parquet file.
+-#}
+{% macro shop_list_files(folder) -%}
+    {{ return(adapter.dispatch('shop_list_files', 'customer_analytics')(folder)) }}
+{%- endmacro %}
+
+{% macro default__shop_list_files(folder) -%}
+    {{ return(run_query(
+        'select file from glob(' ~ quoted_literal(folder ~ '/*') ~ ') order by file'
+    ).columns[0].values() | list) }}
+{%- endmacro %}
+
+{% macro shop_parquet_columns(path) -%}
+    {{ return(adapter.dispatch('shop_parquet_columns', 'customer_analytics')(path)) }}
+{%- endmacro %}
+
+{% macro default__shop_parquet_columns(path) -%}
+    {{ return(run_query(
+        'select column_name from (describe select * from read_parquet('
+        ~ quoted_literal(path) ~ '))'
+    ).columns[0].values() | list) }}
+{%- endmacro %}
+
+{% macro shop_first_line(path, file_name) -%}
+    {{ return(adapter.dispatch('shop_first_line', 'customer_analytics')(path, file_name)) }}
+{%- endmacro %}
+
+{#- DuckDB: the first 100,000 lines are also checked for bytes that are not UTF-8. -#}
+{% macro default__shop_first_line(path, file_name) -%}
+    {%- set layout = {'path': path, 'file_name': file_name} -%}
+    {%- set table_name = modules.re.sub('[^a-z0-9]+', '_', file_name | lower) -%}
+    {%- set rejects = 'shop_header_rejects_' ~ (table_name | lower) -%}
+    {%- set lines = run_query(
+        'select line from read_csv(' ~ quoted_literal(layout.path) ~ ', header = false,'
+        ~ " auto_detect = false, columns = {'line': 'VARCHAR'}, delim = '\x1f', quote = '',"
+        ~ " escape = '', strict_mode = false, ignore_errors = true, store_rejects = true,"
+        ~ " rejects_table = '" ~ rejects ~ "', rejects_scan = '" ~ rejects ~ "_scans')"
+        ~ " limit 100000"
+    ).columns[0].values() | list -%}
+    {%- set bad_lines = run_query(
+        'select line from ' ~ rejects ~ ' where scan_id = (select max(scan_id) from ' ~ rejects
+        ~ ") and error_type = 'INVALID ENCODING' order by line limit 1"
+    ).columns[0].values() | list -%}
+    {%- if bad_lines -%}
+        {{ exceptions.raise_compiler_error(
+            layout.file_name ~ ": not UTF-8 (first invalid byte sequence on line " ~ bad_lines[0]
+            ~ "); save the file as UTF-8"
+        ) }}
+    {%- endif -%}
+    {{ return(lines[0] if lines else none) }}
 {%- endmacro %}

@@ -7,6 +7,7 @@ The seed list is the `audience_seed_customer_ids` var when set, otherwise the
 from typing import Any
 
 from customer_analytics.dbt_settings import require_settings
+from customer_analytics.frames import to_pandas
 from customer_analytics.lookalikes import (
     audience_from_features,
     log_progress_to_stderr,
@@ -32,7 +33,7 @@ def model(dbt: Any, session: Any) -> Any:
     # ids of it that the data does not have are left out rather than failing the build.
     from_seed_file = settings["seed_ids"] is None
     if from_seed_file:
-        settings["seed_ids"] = seed_file.df()["customer_id"].tolist()
+        settings["seed_ids"] = to_pandas(seed_file)["customer_id"].tolist()
     log_progress_to_stderr()
     features = read_feature_columns(dbt.ref("customer_features"), settings["features"])
     audience = audience_from_features(features, ignore_unknown_seed_ids=from_seed_file, **settings)

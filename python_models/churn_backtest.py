@@ -4,6 +4,7 @@ from typing import Any
 
 from customer_analytics.dbt_logging import forward_to_dbt
 from customer_analytics.dbt_settings import require_settings
+from customer_analytics.frames import arrow_columns
 from customer_analytics.lifetime_value import churn_backtest
 
 
@@ -22,9 +23,7 @@ def model(dbt: Any, session: Any) -> Any:
         optional=("as_of_date",),
     )
     return churn_backtest(
-        dbt.ref("transactions")
-        .project("customer_id, transaction_date, total_value")
-        .to_arrow_table(),
-        dbt.ref("customers").project("customer_id").to_arrow_table(),
+        arrow_columns(dbt.ref("transactions"), "customer_id, transaction_date, total_value"),
+        arrow_columns(dbt.ref("customers"), "customer_id"),
         **settings,
     )

@@ -6,11 +6,8 @@ Cosine similarity on the standardized lookalike feature vector; memory O(custome
 from typing import Any
 
 from customer_analytics.dbt_settings import require_settings
-from customer_analytics.lookalikes import (
-    log_progress_to_stderr,
-    lookalikes_from_features,
-    read_feature_columns,
-)
+from customer_analytics.lookalikes import log_progress_to_stderr
+from customer_analytics.spark_lookalikes import lookalikes_for_relation
 
 
 def model(dbt: Any, session: Any) -> Any:
@@ -23,5 +20,5 @@ def model(dbt: Any, session: Any) -> Any:
         },
     )
     log_progress_to_stderr()
-    features = read_feature_columns(dbt.ref("customer_features"), settings["features"])
-    return lookalikes_from_features(features, **settings)
+    # pandas on DuckDB; on Spark the search is distributed over partitions.
+    return lookalikes_for_relation(dbt.ref("customer_features"), **settings)

@@ -8,6 +8,7 @@ The labels are the ones `segmentation_sweep` stored for the k flagged `is_chosen
 from typing import Any
 
 from customer_analytics.dbt_settings import require_settings
+from customer_analytics.frames import to_arrow, to_pandas
 from customer_analytics.segmentation import assign_segments
 
 
@@ -21,8 +22,8 @@ def model(dbt: Any, session: Any) -> Any:
         },
     )
     return assign_segments(
-        dbt.ref("customer_features").fetch_arrow_table(),
-        dbt.ref("segmentation_sweep").df(),
-        dbt.ref("segmentation_scores").df(),
+        to_arrow(dbt.ref("customer_features")),
+        to_pandas(dbt.ref("segmentation_sweep")),
+        to_pandas(dbt.ref("segmentation_scores")),
         **settings,
     )

@@ -4,6 +4,7 @@ from typing import Any
 
 from customer_analytics.dbt_logging import forward_to_dbt
 from customer_analytics.dbt_settings import require_settings
+from customer_analytics.frames import arrow_columns
 from customer_analytics.recommendations import Weights, recommend_products
 
 
@@ -18,24 +19,19 @@ def model(dbt: Any, session: Any) -> Any:
         },
         optional=("as_of_date",),
     )
-    chosen = (
-        dbt.ref("recommendation_backtest")
-        .filter("method = 'blended_recommender'")
-        .project(
-            "weight_item_similarity, weight_lookalike, weight_segment_popularity,"
-            " weight_overall_popularity"
-        )
-        .fetchall()
-    )
+    chosen = arrow_columns(
+        dbt.ref("recommendation_backtest"),
+        "weight_item_similarity, weight_lookalike, weight_segment_popularity,"
+        " weight_overall_popularity",
+        where="method = 'blended_recommender'",
+    ).to_pylist()
     return recommend_products(
-        dbt.ref("transactions")
-        .project("customer_id, product_id, transaction_date")
-        .to_arrow_table(),
-        dbt.ref("customer_segments").project("customer_id, segment_id").to_arrow_table(),
-        dbt.ref("products").project("product_id, product_name, category, price").to_arrow_table(),
-        dbt.ref("customer_lookalikes")
-        .project("customer_id, lookalike_customer_id, similarity_score")
-        .to_arrow_table(),
-        Weights(*chosen[0]),
+        arrow_columns(dbt.ref("transactions"), "customer_id, product_id, transaction_date"),
+        arrow_columns(dbt.ref("customer_segments"), "customer_id, segment_id"),
+        arrow_columns(dbt.ref("products"), "product_id, product_name, category, price"),
+        arrow_columns(
+            dbt.ref("customer_lookalikes"), "customer_id, lookalike_customer_id, similarity_score"
+        ),
+        Weights(*chosen[0].values()),
         **settings,
     )

@@ -4,6 +4,7 @@ from typing import Any
 
 from customer_analytics.dbt_logging import forward_to_dbt
 from customer_analytics.dbt_settings import require_settings
+from customer_analytics.frames import arrow_columns
 from customer_analytics.recommendations import recommendation_backtest
 
 
@@ -27,13 +28,11 @@ def model(dbt: Any, session: Any) -> Any:
         optional=("as_of_date",),
     )
     return recommendation_backtest(
-        dbt.ref("transactions")
-        .project("customer_id, product_id, transaction_date")
-        .to_arrow_table(),
-        dbt.ref("customer_segments").project("customer_id, segment_id").to_arrow_table(),
-        dbt.ref("products").project("product_id").to_arrow_table(),
-        dbt.ref("customer_lookalikes")
-        .project("customer_id, lookalike_customer_id, similarity_score")
-        .to_arrow_table(),
+        arrow_columns(dbt.ref("transactions"), "customer_id, product_id, transaction_date"),
+        arrow_columns(dbt.ref("customer_segments"), "customer_id, segment_id"),
+        arrow_columns(dbt.ref("products"), "product_id"),
+        arrow_columns(
+            dbt.ref("customer_lookalikes"), "customer_id, lookalike_customer_id, similarity_score"
+        ),
         **settings,
     )

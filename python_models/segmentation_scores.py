@@ -10,6 +10,7 @@ from typing import Any
 from dbt.adapters.events.logging import AdapterLogger
 
 from customer_analytics.dbt_settings import require_settings
+from customer_analytics.frames import to_arrow, to_pandas
 from customer_analytics.segmentation import score_segmentations
 
 
@@ -31,7 +32,7 @@ def model(dbt: Any, session: Any) -> Any:
         },
         optional={"segment_count"},
     )
-    features = dbt.ref("customer_features").fetch_arrow_table()
-    sweep = dbt.ref("segmentation_sweep").df()
+    features = to_arrow(dbt.ref("customer_features"))
+    sweep = to_pandas(dbt.ref("segmentation_sweep"))
     logger = AdapterLogger("segmentation_scores")
     return score_segmentations(features, sweep, **settings, progress=logger.info)

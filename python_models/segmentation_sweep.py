@@ -9,6 +9,7 @@ from typing import Any
 from dbt.adapters.events.logging import AdapterLogger
 
 from customer_analytics.dbt_settings import require_settings
+from customer_analytics.frames import to_arrow
 from customer_analytics.segmentation import sweep_segmentations
 
 
@@ -29,6 +30,6 @@ def model(dbt: Any, session: Any) -> Any:
         },
         optional={"segment_count"},
     )
-    features = dbt.ref("customer_features").fetch_arrow_table()
+    features = to_arrow(dbt.ref("customer_features"))
     logger = AdapterLogger("segmentation_sweep")
     return sweep_segmentations(features, **settings, progress=logger.info)

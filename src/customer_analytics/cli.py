@@ -28,7 +28,14 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from customer_analytics import dbt_plugin, dbt_settings, deliverables, generate, publish
+from customer_analytics import (
+    dbt_plugin,
+    dbt_settings,
+    deliverables,
+    generate,
+    publish,
+    spark_runner,
+)
 
 DEFAULT_DATABASE = Path("customer_analytics.duckdb")
 DEFAULT_TARGET_PATH = Path("target")
@@ -138,6 +145,9 @@ BuildRunner = Callable[[Sequence[str]], int]
 def choose_build_runner(dbt_args: Sequence[str]) -> BuildRunner:
     """The runner for these dbt arguments. The seam for other engines: a target that dbt
     cannot build with DuckDB alone (``--target spark``) gets its own runner here."""
+    if spark_runner.target_type(dbt_args) == "spark":
+        # dbt in process with the runner for dbt Python models on Spark (docs/spark.md).
+        return spark_runner.run_dbt_build
     return run_dbt_build
 
 

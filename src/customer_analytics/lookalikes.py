@@ -77,6 +77,7 @@ from customer_analytics.features import (
     build_feature_matrix,
     resolve_feature_columns,
 )
+from customer_analytics.frames import is_spark_frame, to_pandas
 
 __all__ = [
     "AUDIENCE_COLUMNS",
@@ -636,15 +637,18 @@ def audience_from_features(
 
 
 def read_feature_columns(relation: Any, features: Sequence[str]) -> pd.DataFrame:
-    """``customer_id`` and the columns of a feature spec, read from a DuckDB relation.
+    """``customer_id`` and the columns of a feature spec, read from a DuckDB relation (or a
+    Spark DataFrame, through Arrow).
 
     Only the needed columns leave the database, through Arrow (no row objects); names are
     matched against the relation's own columns and passed as column expressions, never as
     SQL text.
     """
+    columns = [ID_COLUMN, *resolve_feature_columns(relation.columns, features)]
+    if is_spark_frame(relation):  # dbt-spark hands a Spark DataFrame (docs/spark.md)
+        return to_pandas(relation.select(*columns))
     import duckdb
 
-    columns = [ID_COLUMN, *resolve_feature_columns(relation.columns, features)]
     table = relation.select(*(duckdb.ColumnExpression(column) for column in columns)).arrow()
     if not hasattr(table, "to_pandas"):  # duckdb 1.4+: .arrow() gives a record batch reader
         table = table.read_all()
