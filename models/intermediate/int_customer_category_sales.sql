@@ -14,7 +14,7 @@ sales_aggregated_to_customer_and_category as (
         category,
         min(region) as region,
         count(*) as transaction_count,
-        sum(total_value) as revenue,
+        cast(sum(total_value) as {{ type_money() }}) as revenue,
         {{ sum_as_bigint('quantity') }} as quantity,
         count(distinct product_id) as distinct_products,
         min(transaction_date) as first_purchase_date,
