@@ -2,8 +2,8 @@
 
 On ``Annual Income (k$)`` and ``Spending Score (1-100)`` (200 customers), k-means finds five
 segments (low/low, low/high, mid/mid, high/low, high/high) with a silhouette of about 0.55.
-With default settings except the feature list, the default rule (lowest Davies-Bouldin)
-must choose k = 5.
+With the project's declared defaults (dbt_project.yml) except the feature list (the two raw
+columns, no log scaling), the default selection rule must choose k = 5.
 """
 
 from __future__ import annotations
@@ -15,10 +15,32 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from customer_analytics.segmentation import assign_segments, run_segmentation
+from customer_analytics.dbt_settings import load_settings
+from customer_analytics.segmentation import (
+    SegmentationResult,
+    assign_segments,
+    run_segmentation,
+)
 
-DATA = Path(__file__).resolve().parents[3] / "shared/data/mall_customers/Mall_Customers.csv"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DATA = REPO_ROOT.parent / "shared/data/mall_customers/Mall_Customers.csv"
 FEATURES = ["Annual Income (k$)", "Spending Score (1-100)"]
+SEGMENTATION_SETTINGS = [
+    "segment_algorithm",
+    "segment_k_min",
+    "segment_k_max",
+    "segment_selection_rule",
+    "segment_k_tolerance",
+    "segment_count",
+    "segment_n_init",
+    "silhouette_sample_size",
+    "segment_bootstrap_resamples",
+    "segment_bootstrap_sample_size",
+    "dbscan_eps",
+    "dbscan_min_samples",
+    "random_seed",
+]
+DEFAULTS = {name: load_settings(REPO_ROOT)[name].default for name in SEGMENTATION_SETTINGS}
 
 
 @pytest.fixture(autouse=True)
@@ -36,12 +58,16 @@ def mall() -> pd.DataFrame:
     return frame.assign(customer_id=frame["CustomerID"].map("M{:04d}".format))
 
 
-def test_default_rule_chooses_five_segments(mall):
-    result = run_segmentation(mall, features=FEATURES)
+@pytest.fixture(scope="module")
+def result(mall: pd.DataFrame) -> SegmentationResult:
+    return run_segmentation(mall, segment_features=FEATURES, segment_log_features=[], **DEFAULTS)
+
+
+def test_default_rule_chooses_five_segments(result):
     scores = result.scores
     chosen = scores.loc[scores["is_chosen"]].iloc[0]
     assert chosen["k"] == 5
-    assert chosen["selection_rule"] == "davies_bouldin"
+    assert chosen["selection_rule"] == DEFAULTS["segment_selection_rule"]
     assert chosen["silhouette"] >= 0.55
     # k = 5 is also the best k by silhouette among the candidates.
     assert scores.loc[scores["silhouette"].idxmax(), "k"] == 5
@@ -51,8 +77,16 @@ def test_default_rule_chooses_five_segments(mall):
     assert sorted(segments["segment_id"].value_counts().tolist()) == [22, 23, 35, 39, 81]
 
 
-def test_assign_segments_agrees(mall):
-    segments = assign_segments(mall, features=FEATURES)
+def test_assign_segments_agrees(mall, result):
+    segments = assign_segments(
+        mall,
+        result.sweep,
+        result.scores,
+        segment_features=FEATURES,
+        segment_log_features=[],
+        segment_algorithm=DEFAULTS["segment_algorithm"],
+    )
+    pd.testing.assert_frame_equal(segments, result.assignments)
     assert segments["segment_id"].nunique() == 5
     # The largest segment is the middle income / middle spending score group.
     middle = mall.set_index("customer_id").loc[
