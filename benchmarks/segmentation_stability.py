@@ -21,6 +21,7 @@ Usage (after ``dbt build`` into each database)::
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import time
 from pathlib import Path
@@ -32,31 +33,21 @@ import pandas as pd
 import yaml
 from sklearn.metrics import adjusted_rand_score
 
+from customer_analytics.dbt_settings import load_settings
 from customer_analytics.segmentation import run_segmentation
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SETTINGS = (
-    "segment_features",
-    "segment_log_features",
-    "segment_algorithm",
-    "segment_k_min",
-    "segment_k_max",
-    "segment_selection_rule",
-    "segment_k_tolerance",
-    "segment_count",
-    "segment_n_init",
-    "silhouette_sample_size",
-    "segment_bootstrap_resamples",
-    "segment_bootstrap_sample_size",
-    "dbscan_eps",
-    "dbscan_min_samples",
-    "random_seed",
+# The settings run_segmentation takes, named like the dbt vars (progress is not a setting).
+SETTINGS = tuple(
+    name
+    for name, parameter in inspect.signature(run_segmentation).parameters.items()
+    if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name != "progress"
 )
 
 
 def project_settings(overrides: list[str]) -> dict[str, Any]:
-    project_vars = yaml.safe_load((REPO_ROOT / "dbt_project.yml").read_text())["vars"]
-    settings = {name: project_vars[name] for name in SETTINGS}
+    declared = load_settings(REPO_ROOT)
+    settings = {name: declared[name].default for name in SETTINGS}
     for override in overrides:
         name, _, value = override.partition("=")
         if name not in settings:

@@ -1,4 +1,4 @@
-"""dbt Python model: calibration/holdout backtest of BG/NBD churn and purchase forecasts."""
+"""dbt Python model: calibration/holdout backtest of Pareto/NBD churn and purchase forecasts."""
 
 from typing import Any
 

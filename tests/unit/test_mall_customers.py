@@ -8,6 +8,7 @@ columns, no log scaling), the default selection rule must choose k = 5.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,20 +26,12 @@ from customer_analytics.segmentation import (
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA = REPO_ROOT.parent / "shared/data/mall_customers/Mall_Customers.csv"
 FEATURES = ["Annual Income (k$)", "Spending Score (1-100)"]
+# Every setting run_segmentation takes except the feature lists, at its declared default.
 SEGMENTATION_SETTINGS = [
-    "segment_algorithm",
-    "segment_k_min",
-    "segment_k_max",
-    "segment_selection_rule",
-    "segment_k_tolerance",
-    "segment_count",
-    "segment_n_init",
-    "silhouette_sample_size",
-    "segment_bootstrap_resamples",
-    "segment_bootstrap_sample_size",
-    "dbscan_eps",
-    "dbscan_min_samples",
-    "random_seed",
+    name
+    for name, parameter in inspect.signature(run_segmentation).parameters.items()
+    if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    and name not in {"segment_features", "segment_log_features", "progress"}
 ]
 DEFAULTS = {name: load_settings(REPO_ROOT)[name].default for name in SEGMENTATION_SETTINGS}
 
