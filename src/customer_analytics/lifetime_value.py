@@ -65,6 +65,7 @@ RFM_GROUPS: tuple[tuple[str, str, str], ...] = (
     ("5", "45", "Champions"),
 )
 RISK_BANDS: tuple[str, ...] = ("high", "medium", "low")
+PILOT_SIZE = 500  # distinct (x, t_x, T) rows of the pilot fit that starts the Pareto/NBD fit
 
 
 def rfm_group(recency_score: int, frequency_score: int) -> str:
@@ -93,12 +94,22 @@ class Purchases:
 
 
 def _day_numbers(column: pa.ChunkedArray) -> np.ndarray:
-    days = pc.cast(column, pa.date32()).to_numpy(zero_copy_only=False)
-    return days.astype("datetime64[D]").astype(np.int64)
+    """Days since 1970-01-01 (a date32 is that number already: no datetime64 round trip)."""
+    days = pc.cast(pc.cast(column, pa.date32()), pa.int32())
+    return days.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def summarise_purchases(transactions: pa.Table, customers: pa.Table, end_day: int) -> Purchases:
-    """Summarise ``transactions`` (customer_id, transaction_date, total_value) up to ``end_day``."""
+@dataclass(frozen=True)
+class _Ledger:
+    """The transactions as integer codes: read once, summarised at any end day."""
+
+    customer_ids: pa.Array  # every customer, sorted
+    customer: np.ndarray  # int64 position in customer_ids, one per transaction
+    day: np.ndarray  # int64 day number
+    value: np.ndarray  # float64
+
+
+def _ledger(transactions: pa.Table, customers: pa.Table) -> _Ledger:
     for name, table, columns in (
         ("transactions", transactions, ("customer_id", "transaction_date", "total_value")),
         ("customers", customers, ("customer_id",)),
@@ -108,7 +119,6 @@ def summarise_purchases(transactions: pa.Table, customers: pa.Table, end_day: in
             raise ValueError(f"{name} lacks the column(s) {', '.join(missing)}")
     ids = pc.unique(customers["customer_id"])
     ids = ids.take(pc.sort_indices(ids))
-    n = len(ids)
     who = pc.index_in(transactions["customer_id"], value_set=ids)
     if who.null_count:
         first = pc.filter(transactions["customer_id"], pc.is_null(who))[0].as_py()
@@ -116,38 +126,59 @@ def summarise_purchases(transactions: pa.Table, customers: pa.Table, end_day: in
             f"transactions: {who.null_count} row(s) with a customer_id missing from the"
             f" customer list, first {first!r}"
         )
-    customer = who.to_numpy(zero_copy_only=False).astype(np.int64)
-    day = _day_numbers(transactions["transaction_date"])
-    value = transactions["total_value"].to_numpy().astype(np.float64)
-    keep = day <= end_day
-    customer, day, value = customer[keep], day[keep], value[keep]
+    return _Ledger(
+        ids,
+        who.to_numpy(zero_copy_only=False).astype(np.int64),
+        _day_numbers(transactions["transaction_date"]),
+        transactions["total_value"].to_numpy().astype(np.float64),
+    )
+
+
+def _summarise(ledger: _Ledger, end_day: int) -> Purchases:
+    n = len(ledger.customer_ids)
+    customer, day, value = ledger.customer, ledger.day, ledger.value
+    if day.size and int(day.max()) > end_day:
+        keep = day <= end_day
+        customer, day, value = customer[keep], day[keep], value[keep]
     transactions_per = np.bincount(customer, minlength=n)
     revenue = np.bincount(customer, weights=value, minlength=n)
-    # one row per (customer, day): value of the purchase day
-    span = int(day.max() - day.min() + 1) if day.size else 1
+    # distinct (customer, day) pairs: one sort of an integer key, no inverse needed
     base = int(day.min()) if day.size else 0
+    span = int(day.max()) - base + 1 if day.size else 1
     key = customer * span + (day - base)
-    unique_key, inverse = np.unique(key, return_inverse=True)
-    day_value = np.bincount(inverse, weights=value)
+    if n * span < 2**31:
+        key = key.astype(np.int32)
+    key = np.sort(key)  # np.unique would hash first: several times slower at 10M rows
+    unique_key = key[np.r_[True, key[1:] != key[:-1]]].astype(np.int64)
     day_customer = unique_key // span
-    day_day = unique_key % span + base
     purchase_days = np.bincount(day_customer, minlength=n)
     has = purchase_days > 0
+    ends = np.cumsum(purchase_days)
+    starts = ends - purchase_days
     first_day = np.full(n, -1, dtype=np.int64)
     last_day = np.full(n, -1, dtype=np.int64)
-    starts = np.searchsorted(day_customer, np.arange(n))
-    ends = np.searchsorted(day_customer, np.arange(n), side="right")
-    first_day[has] = day_day[starts[has]]
-    last_day[has] = day_day[ends[has] - 1]
+    first_day[has] = unique_key[starts[has]] % span + base
+    last_day[has] = unique_key[ends[has] - 1] % span + base
     # repeat purchase days: every purchase day but the customer's first
-    is_first = np.zeros(unique_key.size, dtype=bool)
-    is_first[starts[has]] = True
-    repeat_value = np.bincount(day_customer[~is_first], weights=day_value[~is_first], minlength=n)
+    repeat = day != first_day[customer]
+    repeat_value = np.bincount(customer[repeat], weights=value[repeat], minlength=n)
     repeats = purchase_days - has.astype(np.int64)
     repeat_mean = np.divide(repeat_value, repeats, out=np.full(n, np.nan), where=repeats > 0)
     return Purchases(
-        ids, has, first_day, last_day, purchase_days, transactions_per, revenue, repeat_mean
+        ledger.customer_ids,
+        has,
+        first_day,
+        last_day,
+        purchase_days,
+        transactions_per,
+        revenue,
+        repeat_mean,
     )
+
+
+def summarise_purchases(transactions: pa.Table, customers: pa.Table, end_day: int) -> Purchases:
+    """Summarise ``transactions`` (customer_id, transaction_date, total_value) up to ``end_day``."""
+    return _summarise(_ledger(transactions, customers), end_day)
 
 
 # --------------------------------------------------------------------------- Pareto/NBD
@@ -187,14 +218,17 @@ class ParetoNbd:
         x: np.ndarray,
         t_x: np.ndarray,
         T: np.ndarray,  # noqa: N803
+        p_alive: np.ndarray | None = None,
     ) -> np.ndarray:
-        """E[purchases in (T, T + t] | x, t_x, T]."""
+        """E[purchases in (T, T + t] | x, t_x, T]; ``p_alive``: ``self.p_alive(x, t_x, T)``
+        when the caller has it already (it is the costly part)."""
         x = np.asarray(x, dtype=np.float64)
         log_ratio = np.log(self.beta + T) - np.log(self.beta + T + t)
         shape = self.s - 1.0
         growth = -log_ratio if abs(shape) < 1e-12 else -np.expm1(shape * log_ratio) / shape
         rate = (self.r + x) * (self.beta + T) / (self.alpha + T)
-        return rate * growth * self.p_alive(x, t_x, T)
+        alive = self.p_alive(x, t_x, T) if p_alive is None else p_alive
+        return rate * growth * alive
 
 
 def _pareto_log_terms(
@@ -294,7 +328,21 @@ def fit_pareto_nbd(
             value = -_pareto_log_likelihood(params, ux, utx, u_age, weight)
         return value if np.isfinite(value) else 1e300
 
-    result = optimize.minimize(objective, np.log([1.0, scale, 1.0, scale]), method="L-BFGS-B")
+    start = np.log([1.0, scale, 1.0, scale])
+    if ux.size > 2 * PILOT_SIZE:
+        # A pilot fit on a fixed-seed tenth-size subsample (an evaluation there costs a tenth)
+        # starts the full fit near its optimum, so it needs few of its costly iterations.
+        pilot = np.random.default_rng(random_seed).choice(ux.size, PILOT_SIZE, replace=False)
+        pilot.sort()
+        px, ptx, page, pweight = ux[pilot], utx[pilot], u_age[pilot], weight[pilot]
+
+        def pilot_objective(params: np.ndarray) -> float:
+            with np.errstate(all="ignore"):
+                value = -_pareto_log_likelihood(params, px, ptx, page, pweight)
+            return value if np.isfinite(value) else 1e300
+
+        start = optimize.minimize(pilot_objective, start, method="L-BFGS-B").x
+    result = optimize.minimize(objective, start, method="L-BFGS-B")
     r, alpha, s, beta = np.exp(result.x)
     return ParetoNbd(float(r), float(alpha), float(s), float(beta), float(-result.fun))
 
@@ -385,9 +433,11 @@ def _date(day: int) -> date:
     return date(1970, 1, 1) + timedelta(days=int(day))
 
 
-def _risk_band(p_alive: np.ndarray, high_below: float, low_from: float) -> np.ndarray:
+def _risk_band(
+    p_alive: np.ndarray, has: np.ndarray, high_below: float, low_from: float
+) -> pa.Array:
     band = np.where(p_alive < high_below, 0, np.where(p_alive < low_from, 1, 2))
-    return np.asarray(RISK_BANDS, dtype=object)[band]
+    return pa.array([*RISK_BANDS, "no purchases"]).take(pa.array(np.where(has, band, 3)))
 
 
 def _check_settings(
@@ -443,8 +493,9 @@ def customer_lifetime_value(
     in the next ``purchase_forecast_days`` and expected 12-month value (nulls for non-buyers).
     """
     _check_settings(purchase_forecast_days, churn_risk_high_below, churn_risk_low_from)
-    end = _as_of_day(_day_numbers(transactions["transaction_date"]), as_of_date)
-    summary = summarise_purchases(transactions, customers, end)
+    ledger = _ledger(transactions, customers)
+    end = _as_of_day(ledger.day, as_of_date)
+    summary = _summarise(ledger, end)
     has = summary.has_purchase
     x = (summary.purchase_days - 1)[has].astype(np.float64)
     t_x = (summary.last_day - summary.first_day)[has].astype(np.float64)
@@ -463,10 +514,13 @@ def customer_lifetime_value(
 
     distinct, inverse = _distinct(x, t_x, age)  # (x, t_x, T) repeat a lot: score each once
     ux, utx, uage = x[distinct], t_x[distinct], age[distinct]
-    p_alive = spread(model.p_alive(ux, utx, uage)[inverse])
-    expected = spread(model.expected_purchases(purchase_forecast_days, ux, utx, uage)[inverse])
+    alive = model.p_alive(ux, utx, uage)
+    p_alive = spread(alive[inverse])
+    expected = spread(
+        model.expected_purchases(purchase_forecast_days, ux, utx, uage, alive)[inverse]
+    )
     per_purchase = spread(spend.expected_value(x, summary.repeat_mean_value[has]))
-    year = spread(model.expected_purchases(VALUE_HORIZON_DAYS, ux, utx, uage)[inverse])
+    year = spread(model.expected_purchases(VALUE_HORIZON_DAYS, ux, utx, uage, alive)[inverse])
     year = year * per_purchase
     recency = end - summary.last_day
     r_score = np.zeros(n, dtype=np.int64)
@@ -475,15 +529,14 @@ def customer_lifetime_value(
     r_score[has] = _quintile_scores(recency[has].astype(np.float64), higher_is_better=False)
     f_score[has] = _quintile_scores(summary.transactions[has].astype(np.float64), True)
     m_score[has] = _quintile_scores(summary.revenue[has], True)
-    groups = np.array(
-        [
-            rfm_group(int(r), int(f)) if buyer else NEVER_PURCHASED
-            for r, f, buyer in zip(r_score, f_score, has, strict=True)
-        ],
-        dtype=object,
-    )
-    scores = np.char.add(np.char.add(r_score.astype(str), f_score.astype(str)), m_score.astype(str))
-    bands = _risk_band(p_alive, churn_risk_high_below, churn_risk_low_from)
+    # Named groups and "RFM" strings through small lookup tables (score 0 = non-buyer), so
+    # no per-customer Python work.
+    names = [NEVER_PURCHASED] + [rfm_group(r, f) for r in range(1, 6) for f in range(1, 6)]
+    group_code = np.where(has, 1 + (r_score - 1) * 5 + (f_score - 1), 0)
+    groups = pa.array(names).take(pa.array(group_code))
+    labels = pa.array([f"{r}{f}{m}" for r in range(6) for f in range(6) for m in range(6)])
+    scores = labels.take(pa.array(r_score * 36 + f_score * 6 + m_score))
+    bands = _risk_band(p_alive, has, churn_risk_high_below, churn_risk_low_from)
 
     def masked(values: np.ndarray, typ: pa.DataType) -> pa.Array:
         return pa.array(values, typ, mask=~has)
@@ -504,10 +557,10 @@ def customer_lifetime_value(
         masked(r_score.astype(np.int32), pa.int32()),
         masked(f_score.astype(np.int32), pa.int32()),
         masked(m_score.astype(np.int32), pa.int32()),
-        masked(scores.astype(object), pa.string()),
-        pa.array(groups, pa.string()),
+        pc.if_else(pa.array(has), scores, pa.scalar(None, pa.string())),
+        groups,
         masked(p_alive, pa.float64()),
-        pa.array(np.where(has, bands, "no purchases"), pa.string()),
+        bands,
         masked(expected, pa.float64()),
         masked(per_purchase, pa.float64()),
         masked(np.round(year, 2), pa.float64()),
@@ -557,10 +610,11 @@ def churn_backtest(
     calibration purchase rate x holdout length and scores by it.
     """
     _check_settings(purchase_forecast_days, churn_risk_high_below, churn_risk_low_from)
-    end = _as_of_day(_day_numbers(transactions["transaction_date"]), as_of_date)
+    ledger = _ledger(transactions, customers)
+    end = _as_of_day(ledger.day, as_of_date)
     cutoff = end - purchase_forecast_days
-    calibration = summarise_purchases(transactions, customers, cutoff)
-    full = summarise_purchases(transactions, customers, end)
+    calibration = _summarise(ledger, cutoff)
+    full = _summarise(ledger, end)
     has = calibration.has_purchase
     x = (calibration.purchase_days - 1)[has].astype(np.float64)
     t_x = (calibration.last_day - calibration.first_day)[has].astype(np.float64)
@@ -570,13 +624,16 @@ def churn_backtest(
     model = fit_pareto_nbd(x, t_x, age, lifetime_value_fit_sample_size, random_seed)
     distinct, inverse = _distinct(x, t_x, age)
     ux, utx, uage = x[distinct], t_x[distinct], age[distinct]
+    alive = model.p_alive(ux, utx, uage)
     predicted = {
-        "pareto_nbd": model.expected_purchases(purchase_forecast_days, ux, utx, uage)[inverse],
+        "pareto_nbd": model.expected_purchases(purchase_forecast_days, ux, utx, uage, alive)[
+            inverse
+        ],
         "recency_only": None,
         "historical_rate": (x + 1) / np.maximum(age, 1.0) * purchase_forecast_days,
     }
     scores = {
-        "pareto_nbd": model.p_alive(ux, utx, uage)[inverse],
+        "pareto_nbd": alive[inverse],
         "recency_only": -(cutoff - calibration.last_day[has]).astype(np.float64),
         "historical_rate": predicted["historical_rate"],
     }

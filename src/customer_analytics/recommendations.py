@@ -64,7 +64,7 @@ COMPONENTS: tuple[str, ...] = (
 # (only ratios matter), so the search also contains "segment best sellers" and "popularity".
 WEIGHT_GRID: tuple[float, ...] = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)
 BACKTEST_METHODS: tuple[str, ...] = ("blended_recommender", "popularity", "segment_popularity")
-CHUNK_CUSTOMERS = 5_000  # customers scored at once: bounds the candidate arrays' memory
+CHUNK_CELLS = 4_000_000  # customer x product cells scored at once: bounds scratch memory
 FAMILY_ALPHA = 0.05
 """One-sided family-wise error rate of the tuning decision: the chance that any of the
 ``len(WEIGHT_GRID) ** 3`` blends tried is taken over the segment best sellers although it is
@@ -306,49 +306,104 @@ def _keys(matrix: sp.csr_matrix, width: int) -> np.ndarray:
 
 
 def _row_max_scaled(values: np.ndarray, row: np.ndarray, rows: int) -> np.ndarray:
+    """``values`` divided by their row's largest (rows sorted); 0 where that is not positive."""
+    counts = np.bincount(row, minlength=rows)
+    filled = counts > 0
     peak = np.zeros(rows, dtype=np.float64)
-    np.maximum.at(peak, row, values)
+    if values.size:
+        starts = (np.cumsum(counts) - counts)[filled]
+        peak[filled] = np.maximum(np.maximum.reduceat(values, starts), 0.0)
     scale = peak[row]
     return np.divide(values, scale, out=np.zeros_like(values), where=scale > 0)
 
 
+def _expand(
+    row: np.ndarray, item: np.ndarray, weight: np.ndarray, matrix: sp.csr_matrix
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every (row, item, weight): (row, column, weight x value) of each entry of the
+    item's row of ``matrix``, in input order then column order (the order in which scipy's
+    sparse product sums them, so the sums are the same to the last digit)."""
+    degree = np.diff(matrix.indptr)[item]
+    total = int(degree.sum())
+    ends = np.cumsum(degree)
+    position = np.arange(total, dtype=np.int64) + np.repeat(
+        matrix.indptr[item] - ends + degree, degree
+    )
+    return (
+        np.repeat(row, degree),
+        matrix.indices[position].astype(np.int64),
+        np.repeat(weight, degree) * matrix.data[position],
+    )
+
+
 def _candidates(fitted: _Fitted, data: _Data, customers: np.ndarray, top_n: int) -> _Candidates:
+    """The candidates of ``customers``, sorted by (position in ``customers``, product)."""
+    step = _chunk_size(data.n_products)
+    if customers.size <= step:
+        return _candidate_block(fitted, data, customers, top_n)
+    parts = [
+        _candidate_block(fitted, data, customers[start : start + step], top_n)
+        for start in range(0, customers.size, step)
+    ]
+    offsets = np.arange(0, customers.size, step)
+    return _Candidates(
+        np.concatenate([part.row + offset for part, offset in zip(parts, offsets, strict=True)]),
+        np.concatenate([part.product for part in parts]),
+        np.concatenate([part.components for part in parts]),
+        np.concatenate([part.raw_item for part in parts]),
+        np.concatenate([part.raw_lookalike for part in parts]),
+        np.concatenate([part.lookalikes_who_bought for part in parts]),
+    )
+
+
+def _candidate_block(
+    fitted: _Fitted, data: _Data, customers: np.ndarray, top_n: int
+) -> _Candidates:
+    """One block of customers, small enough for a dense customers x products scratch array:
+    sums are scattered into it (no sparse products, no sorting), candidates read back in
+    (customer, product) order."""
     p = data.n_products
     rows = customers.size
     bought = fitted.bought[customers]
-    item = bought @ fitted.similarity
-    neighbours = data.lookalike[customers]
-    lookalike = neighbours @ fitted.bought
-    who_bought = (neighbours > 0).astype(np.float64) @ fitted.bought
     n_bought = np.diff(bought.indptr)
+    bought_row = np.repeat(np.arange(rows, dtype=np.int64), n_bought)
+    bought_key = bought_row * p + bought.indices
+    # item similarity: sum over the products bought of their similar products
+    e_row, e_col, e_value = _expand(
+        bought_row, bought.indices, np.ones(bought.indices.size), fitted.similarity
+    )
+    item = np.bincount(e_row * p + e_col, weights=e_value, minlength=rows * p)
+    candidate = item > 0
+    # lookalikes' purchases, weighted by their similarity (and counted where it is positive)
+    neighbours = data.lookalike[customers]
+    l_row, l_col, l_value = _expand(
+        np.repeat(np.arange(rows, dtype=np.int64), np.diff(neighbours.indptr)),
+        neighbours.indices,
+        neighbours.data,
+        fitted.bought,
+    )
+    l_key = l_row * p + l_col
+    candidate[l_key[l_value > 0]] = True
+    # the first N + (products bought) of the segment's and of the overall best sellers
     take = np.minimum(n_bought + top_n, p)
     local = np.repeat(np.arange(rows, dtype=np.int64), take)
     position = np.arange(local.size) - np.repeat(np.cumsum(take) - take, take)
     segment = data.segment[customers]
-    popular = sp.csr_matrix(
-        (
-            np.ones(2 * local.size),
-            (
-                np.concatenate([local, local]),
-                np.concatenate(
-                    [fitted.segment_order[segment[local], position], fitted.overall_order[position]]
-                ),
-            ),
-        ),
-        shape=(rows, p),
-    )
-    # The union of the candidate patterns, merged row by row in scipy: 1 on a candidate,
-    # 2 where only bought, 3 where both; the products bought are dropped.
-    union = (popular + abs(item) + abs(lookalike)).tocsr()
-    union.data[:] = 1.0
-    marked = (union + 2.0 * bought).tocsr()
-    marked.data = (marked.data == 1.0).astype(np.float64)
-    marked.eliminate_zeros()
-    marked.sort_indices()
-    row = np.repeat(np.arange(rows, dtype=np.int64), np.diff(marked.indptr))
-    product = marked.indices.astype(np.int64)
-    raw_item = _aligned(marked, item)
-    raw_lookalike = _aligned(marked, lookalike)
+    candidate[local * p + fitted.segment_order[segment[local], position]] = True
+    candidate[local * p + fitted.overall_order[position]] = True
+    candidate[bought_key] = False
+    flat = np.flatnonzero(candidate)
+    row = flat // p
+    product = flat % p
+    raw_item = item[flat]
+    del item, candidate
+    at = np.searchsorted(flat, l_key)
+    found = at < flat.size
+    found[found] = flat[at[found]] == l_key[found]
+    raw_lookalike = np.zeros(flat.size)
+    np.add.at(raw_lookalike, at[found], l_value[found])
+    who_bought = np.zeros(flat.size)
+    np.add.at(who_bought, at[found], (l_value[found] > 0).astype(np.float64))
     segment_best = fitted.segment_share.max(axis=1)[segment[row]]
     segment_share = fitted.segment_share[segment[row], product]
     overall_best = fitted.overall_share.max() if p else 0.0
@@ -358,46 +413,53 @@ def _candidates(fitted: _Fitted, data: _Data, customers: np.ndarray, top_n: int)
     np.divide(segment_share, segment_best, out=components[:, 2], where=segment_best > 0)
     components[segment_best <= 0, 2] = 0.0
     components[:, 3] = fitted.overall_share[product] / overall_best if overall_best > 0 else 0.0
-    return _Candidates(
-        row, product, components, raw_item, raw_lookalike, _aligned(marked, who_bought)
-    )
-
-
-def _aligned(pattern: sp.csr_matrix, values: sp.csr_matrix) -> np.ndarray:
-    """``values`` at the entries of ``pattern`` (all ones, canonical), in its order; 0 where
-    ``values`` has none. Computed as (pattern + values) restricted to pattern, minus one, so
-    that scipy merges the rows in C (exact to within one unit in the last place of 1)."""
-    shifted = (pattern + values).multiply(pattern).tocsr()
-    shifted.sort_indices()
-    if shifted.nnz != pattern.nnz:
-        raise AssertionError("candidate pattern and values out of step")
-    return shifted.data - 1.0
+    return _Candidates(row, product, components, raw_item, raw_lookalike, who_bought)
 
 
 SCORE_RESOLUTION = 2.0**-20
 """Scores equal to this resolution count as tied; ties go to the smaller product id."""
 
 
-def _top_n(row: np.ndarray, product: np.ndarray, score: np.ndarray, top_n: int) -> np.ndarray:
+def _top_n(
+    row: np.ndarray, product: np.ndarray, score: np.ndarray, top_n: int, n_products: int
+) -> np.ndarray:
     """Indices of each row's ``top_n`` best candidates, best first (ties: smaller product).
 
-    The candidates must come sorted by (row, product): one stable sort on an integer key
-    (row, then quantised score descending) then keeps the product order among ties.
+    The candidates must come sorted by (row, product). Each gets one integer key (row, then
+    quantised score descending, then product), unique, so a plain sort of the keys (no
+    argsort) orders them; the chosen keys are then found among the candidates.
     """
     if row.size == 0:
         return np.zeros(0, dtype=np.int64)
     quantised = np.round(score / SCORE_RESOLUTION).astype(np.int64)
     low, high = int(quantised.min()), int(quantised.max())
-    key = row.astype(np.int64) * (high - low + 1) + (high - quantised)
-    order = np.argsort(key, kind="stable")
-    ordered_rows = row[order]
-    rank = np.arange(order.size) - np.searchsorted(ordered_rows, ordered_rows, side="left")
-    return order[rank < top_n]
+    width = (high - low + 1) * n_products
+    rows = int(row[-1]) + 1
+    if rows * width >= 2**62:  # keys would overflow: stable argsort keeps product order
+        key = row.astype(np.int64) * (high - low + 1) + (high - quantised)
+        order = np.argsort(key, kind="stable")
+        ordered_rows = row[order]
+        rank = np.arange(order.size) - np.searchsorted(ordered_rows, ordered_rows, side="left")
+        return order[rank < top_n]
+    key = np.sort(row * width + (high - quantised) * n_products + product)
+    counts = np.bincount(row, minlength=rows)
+    take = np.minimum(counts, top_n)
+    first = np.repeat(np.cumsum(counts) - counts, take)
+    chosen = key[first + np.arange(first.size) - np.repeat(np.cumsum(take) - take, take)]
+    chosen_row = chosen // width
+    chosen_product = chosen % n_products
+    return np.searchsorted(row * n_products + product, chosen_row * n_products + chosen_product)
 
 
-def _chunks(size: int) -> Iterator[slice]:
-    for start in range(0, size, CHUNK_CUSTOMERS):
-        yield slice(start, min(start + CHUNK_CUSTOMERS, size))
+def _chunk_size(n_products: int) -> int:
+    """Customers per block: about CHUNK_CELLS customer x product cells of scratch memory."""
+    return max(1, CHUNK_CELLS // max(n_products, 1))
+
+
+def _chunks(size: int, n_products: int) -> Iterator[slice]:
+    step = _chunk_size(n_products)
+    for start in range(0, size, step):
+        yield slice(start, min(start + step, size))
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -414,10 +476,10 @@ def _hit_flags(
     """Per customer in ``customers``: hit?, full list?, and the recommended product codes."""
     hits, full, recommended = [], [], []
     p = data.n_products
-    for part in _chunks(customers.size):
+    for part in _chunks(customers.size, p):
         chunk = customers[part]
         cand = _candidates(fitted, data, chunk, top_n)
-        chosen = _top_n(cand.row, cand.product, cand.components @ weights.vector(), top_n)
+        chosen = _top_n(cand.row, cand.product, cand.components @ weights.vector(), top_n, p)
         keys = cand.row[chosen] * p + cand.product[chosen]
         target = _keys(wanted[chunk], p)
         hit_keys = keys[np.isin(keys, target)]
@@ -441,7 +503,7 @@ def _ranked_list_flags(
     """Baseline: each customer's first ``top_n`` unbought products of a best-seller list."""
     p = data.n_products
     hits, full, recommended = [], [], []
-    for part in _chunks(customers.size):
+    for part in _chunks(customers.size, p):
         chunk = customers[part]
         bought = fitted.bought[chunk]
         take = np.minimum(np.diff(bought.indptr) + top_n, p)
@@ -507,6 +569,53 @@ def _significant_win(gained: int, lost: int, tried: int) -> bool:
     return bool(test.pvalue < FAMILY_ALPHA / tried)
 
 
+ANCHOR_VECTORS: tuple[tuple[float, ...], ...] = (
+    (1.0, 1.0, 1.0, 1.0),
+    (10.0, 1.0, 1.0, 1.0),
+    (1.0, 10.0, 1.0, 1.0),
+    (1.0, 1.0, 10.0, 1.0),
+)
+"""Blends whose top N per customer serve as anchors for pruning (any would do: the pruning
+is exact whatever the anchors; these make it prune much)."""
+
+
+def _outranked(cand: _Candidates, rows: int, top_n: int, n_products: int) -> np.ndarray:
+    """Candidates that rank below at least N others under every blend tuning tries.
+
+    Anchors (each customer's top N under a few fixed blends) are never dropped. A candidate is
+    dropped when N anchors of its customer have every component at least as large and an
+    overall-popularity component more than 2 score resolutions larger: the overall weight is
+    1 and the others are non-negative in every blend tried, so each such anchor scores above it
+    after quantisation. Such a candidate never changes whether a target is hit (N anchors
+    rank above the target whenever it does) and, as a target, is never hit.
+    """
+    out = np.zeros(cand.row.size, dtype=bool)
+    if cand.row.size == 0:
+        return out
+    anchor = np.unique(
+        np.concatenate(
+            [
+                _top_n(cand.row, cand.product, cand.components @ np.array(v), top_n, n_products)
+                for v in ANCHOR_VECTORS
+            ]
+        )
+    )
+    anchor_row = cand.row[anchor]
+    counts = np.bincount(anchor_row, minlength=rows)
+    slot = np.arange(anchor.size) - (np.cumsum(counts) - counts)[anchor_row]
+    table = np.full((rows, int(counts.max()), len(COMPONENTS)), -np.inf)
+    table[anchor_row, slot] = cand.components[anchor]
+    below = np.zeros(cand.row.size, dtype=np.int64)
+    for j in range(table.shape[1]):
+        other = table[cand.row, j]
+        below += (other[:, :3] >= cand.components[:, :3]).all(axis=1) & (
+            other[:, 3] - cand.components[:, 3] > 2 * SCORE_RESOLUTION
+        )
+    out = below >= top_n
+    out[anchor] = False
+    return out
+
+
 def _tune(
     split: _Split, data: _Data, top_n: int, sample_size: int, random_seed: int
 ) -> tuple[Weights, float]:
@@ -521,29 +630,39 @@ def _tune(
     target = _keys(split.wanted[customers], data.n_products)
     is_target = np.isin(cand.row * data.n_products + cand.product, target)
 
-    # Candidates come sorted by (customer, product): lay them out as a padded customer x
-    # candidate array once, then each grid point costs one small matrix product.
-    starts = np.searchsorted(cand.row, np.arange(customers.size))
-    position = np.arange(cand.row.size) - starts[cand.row]
-    width = int(position.max()) + 1 if position.size else 1
-    dense = np.zeros((customers.size, width, len(COMPONENTS)))
-    dense[cand.row, position] = cand.components
-    padding = np.ones((customers.size, width), dtype=bool)
-    padding[cand.row, position] = False
-    target_row, target_position = cand.row[is_target], position[is_target]
-    earlier = np.arange(width)[None, :] < target_position[:, None]
+    # Only the customers with a target among their candidates can be hit: keep their
+    # candidates (sorted by customer, product). A target is hit when fewer than N of its
+    # customer's candidates rank above it (higher quantised score, or equal and a smaller
+    # product, as in _top_n): one sort of unique integer keys per grid point gives the ranks.
+    p = data.n_products
+    with_target = np.zeros(customers.size, dtype=bool)
+    with_target[cand.row[is_target]] = True
+    kept = with_target[cand.row] & ~_outranked(cand, customers.size, top_n, p)
+    compact = np.cumsum(with_target) - 1
+    row = compact[cand.row[kept]]
+    LOG.info("tuning on %d of %d candidates", int(kept.sum()), kept.size)
+    product = cand.product[kept]
+    components = cand.components[kept]
+    is_target = is_target[kept]
+    counts = np.bincount(row, minlength=int(with_target.sum()))
+    row_start = (np.cumsum(counts) - counts)[row[is_target]]
+    target_customer = np.flatnonzero(with_target)[row[is_target]]
 
     def hits(vector: np.ndarray) -> np.ndarray:
         """Customers with a target among their top N (ties: smaller product first)."""
-        score = np.round(dense @ vector / SCORE_RESOLUTION)  # the same ties as _top_n
-        score[padding] = -np.inf
-        rows = score[target_row]
-        own = score[target_row, target_position][:, None]
-        better = (rows > own) | ((rows == own) & earlier)
         flags = np.zeros(customers.size, dtype=bool)
-        flags[target_row[better.sum(axis=1) < top_n]] = True
+        if not row.size:
+            return flags
+        quantised = np.round(components @ vector / SCORE_RESOLUTION).astype(np.int64)
+        high = int(quantised.max())
+        width = (high - int(quantised.min()) + 1) * p
+        key = row * width + (high - quantised) * p + product
+        rank = np.searchsorted(np.sort(key), key[is_target]) - row_start
+        flags[target_customer[rank < top_n]] = True
         return flags
 
+    if row.size and (int(row[-1]) + 1) * (2 * max(WEIGHT_GRID) + 2) / SCORE_RESOLUTION * p > 2**62:
+        raise ValueError("recommendations: too many products to tune the weights exactly")
     # Every grid point is tried against "segment best sellers" with a paired exact sign test
     # (customers it wins vs customers it loses); the blend with the most hits among those
     # whose win is significant at FAMILY_ALPHA / (blends tried), Bonferroni, replaces the
@@ -736,12 +855,12 @@ def recommend_products(
     frames: list[dict[str, np.ndarray]] = []
     started = time.perf_counter()
     next_report = 0
-    for part in _chunks(data.n_customers):
+    for part in _chunks(data.n_customers, data.n_products):
         chunk = np.arange(part.start, part.stop)
         cand = _candidates(fitted, data, chunk, top_n)
         contributions = cand.components * vector
         score = contributions.sum(axis=1)
-        chosen = _top_n(cand.row, cand.product, score, top_n)
+        chosen = _top_n(cand.row, cand.product, score, top_n, data.n_products)
         row = cand.row[chosen]
         rank = np.arange(chosen.size) - np.searchsorted(row, row, side="left") + 1
         frames.append(
