@@ -213,7 +213,7 @@ def _read_inputs(
         segment=segment,
         purchase_customer=_codes(transactions["customer_id"], customer_ids, "transactions"),
         purchase_product=_codes(transactions["product_id"], product_ids, "transactions"),
-        purchase_day=days.to_numpy(zero_copy_only=False).astype("datetime64[D]").astype(np.int32),
+        purchase_day=pc.cast(days, pa.int32()).to_numpy(zero_copy_only=False),
         lookalike=lookalike,
     )
 
@@ -232,17 +232,43 @@ class _Fitted:
 
 
 def _purchase_matrix(data: _Data, mask: np.ndarray) -> sp.csr_matrix:
+    """Customers x products, 1 where bought: one sort of integer keys, CSR built directly."""
+    p = data.n_products
+    key = np.sort(data.purchase_customer[mask].astype(np.int64) * p + data.purchase_product[mask])
+    key = key[np.r_[True, key[1:] != key[:-1]]] if key.size else key
+    indptr = np.zeros(data.n_customers + 1, dtype=np.int64)
+    np.cumsum(np.bincount(key // p, minlength=data.n_customers), out=indptr[1:])
     matrix = sp.csr_matrix(
-        (
-            np.ones(int(mask.sum()), dtype=np.float64),
-            (data.purchase_customer[mask], data.purchase_product[mask]),
-        ),
-        shape=(data.n_customers, data.n_products),
+        (np.ones(key.size), (key % p).astype(np.int32), indptr),
+        shape=(data.n_customers, p),
     )
-    matrix.sum_duplicates()
-    matrix.data[:] = 1.0
-    matrix.sort_indices()
+    matrix.has_sorted_indices = True
     return matrix
+
+
+DENSE_PAIR_CELLS = 2**24  # co-purchase counts kept dense up to this many product pairs
+PAIR_BLOCK = 4_000_000  # product pairs expanded at once
+
+
+def _cooccurrence(bought: sp.csr_matrix) -> np.ndarray:
+    """Product x product count of customers who bought both (dense), from each customer's
+    pairs of products counted in blocks: exact integers, no sparse product over customers."""
+    p = bought.shape[1]
+    counts = np.zeros(p * p, dtype=np.int64)
+    per_row = np.diff(bought.indptr).astype(np.int64)
+    done = np.cumsum(per_row**2)
+    start = 0
+    while start < bought.shape[0]:
+        stop = int(np.searchsorted(done, (done[start - 1] if start else 0) + PAIR_BLOCK, "right"))
+        stop = max(stop, start + 1)
+        lo, hi = bought.indptr[start], bought.indptr[stop]
+        owner = np.repeat(np.arange(start, stop, dtype=np.int64), per_row[start:stop])
+        first, second, _ = _expand(
+            bought.indices[lo:hi].astype(np.int64), owner, np.ones(hi - lo), bought
+        )
+        counts += np.bincount(first * p + second, minlength=p * p)
+        start = stop
+    return counts.reshape(p, p)
 
 
 def _top_per_row(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
@@ -259,24 +285,30 @@ def _top_per_row(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
 
 
 def _fit(data: _Data, bought: sp.csr_matrix, item_neighbours: int) -> _Fitted:
-    co = (bought.T @ bought).tocsr()
-    degree = co.diagonal()
-    co.setdiag(0.0)
-    co.eliminate_zeros()
-    coo = co.tocoo()
-    cosine = coo.data / np.sqrt(degree[coo.row] * degree[coo.col])
-    similarity = _top_per_row(
-        sp.csr_matrix((cosine, (coo.row, coo.col)), shape=co.shape), item_neighbours
-    )
+    p = data.n_products
+    if p * p <= DENSE_PAIR_CELLS:
+        dense = _cooccurrence(bought).astype(np.float64)
+        degree = dense.diagonal().copy()
+        np.fill_diagonal(dense, 0.0)
+        row, col = np.nonzero(dense)
+        together = dense[row, col]
+    else:
+        co = (bought.T @ bought).tocsr()
+        degree = co.diagonal()
+        co.setdiag(0.0)
+        co.eliminate_zeros()
+        coo = co.tocoo()
+        row, col, together = coo.row, coo.col, coo.data
+    cosine = together / np.sqrt(degree[row] * degree[col])
+    similarity = _top_per_row(sp.csr_matrix((cosine, (row, col)), shape=(p, p)), item_neighbours)
     n_segments = int(data.segment.max()) + 1 if data.segment.size else 0
     segment_sizes = np.bincount(data.segment, minlength=n_segments).astype(np.float64)
-    indicator = sp.csr_matrix(
-        (np.ones(data.n_customers), (data.segment, np.arange(data.n_customers))),
-        shape=(n_segments, data.n_customers),
-    )
-    segment_buyers = np.asarray((indicator @ bought).todense())
+    buyer = np.repeat(np.arange(data.n_customers), np.diff(bought.indptr))
+    segment_buyers = np.bincount(
+        data.segment[buyer] * p + bought.indices, minlength=n_segments * p
+    ).reshape(n_segments, p)
     segment_share = segment_buyers / np.maximum(segment_sizes, 1.0)[:, None]
-    overall_share = np.asarray(bought.sum(axis=0)).ravel() / max(data.n_customers, 1)
+    overall_share = np.bincount(bought.indices, minlength=p) / max(data.n_customers, 1)
     products = np.arange(data.n_products)
     overall_order = np.lexsort((products, -overall_share))
     segment_order = (
