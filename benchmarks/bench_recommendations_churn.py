@@ -2,15 +2,20 @@
 
 Runs each step in a fresh process on Parquet files from the generator (planted taste and
 churn), with segments = the planted archetypes and three random lookalikes per customer,
-and prints wall seconds, peak RSS and the backtest figures. Not a test: figures only.
+or (``--db``) on the tables of a built DuckDB file (its segments, lookalikes and the weights
+its recommendation_backtest chose), and prints per step: wall and CPU seconds, peak RSS, the
+RSS with only the inputs loaded (the step's own share is the difference), the load average,
+and the backtest figures. Not a test: figures only.
 
     python benchmarks/bench_recommendations_churn.py --customers 1000000 --transactions 10000000
+    python benchmarks/bench_recommendations_churn.py --db /tmp/reco/1m.duckdb
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -63,10 +68,43 @@ def _inputs(data: Path) -> dict[str, pa.Table]:
     }
 
 
-def _step(name: str, data: Path) -> dict[str, object]:
+def _db_inputs(db: Path) -> tuple[dict[str, pa.Table], list[float]]:
+    """The build's own tables (read only) and the weights its backtest chose."""
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+
+        def read(sql: str) -> pa.Table:
+            return con.sql(sql).to_arrow_table()
+
+        tables = {
+            "transactions": read(
+                "select customer_id, product_id, transaction_date, total_value from transactions"
+            ),
+            "customers": read("select customer_id, segment_id from customer_segments"),
+            "products": read("select product_id, product_name, category, price from products"),
+            "lookalikes": read(
+                "select customer_id, lookalike_customer_id, similarity_score"
+                " from customer_lookalikes"
+            ),
+        }
+        weights = read(
+            "select weight_item_similarity, weight_lookalike, weight_segment_popularity,"
+            " weight_overall_popularity from recommendation_backtest"
+            " where method = 'blended_recommender'"
+        ).to_pylist()[0]
+    return tables, list(weights.values())
+
+
+def _step(name: str, data: Path, db: Path | None) -> dict[str, object]:
     from customer_analytics import lifetime_value, recommendations
 
-    t = _inputs(data)
+    if db is not None:
+        t, chosen = _db_inputs(db)
+    else:
+        t, chosen = _inputs(data), [10.0, 0.1, 3.0, 1.0]
+    inputs_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cpu_started = time.process_time()
     reco = {
         "recommendations_per_customer": 5,
         "recommendation_item_neighbours": 50,
@@ -93,7 +131,7 @@ def _step(name: str, data: Path) -> dict[str, object]:
             "weights": [out.to_pylist()[0][c] for c in out.column_names if c.startswith("weight_")]
         }
     elif name == "product_recommendations":
-        weights = recommendations.Weights(10.0, 0.1, 3.0, 1.0)
+        weights = recommendations.Weights(*chosen)
         out = recommendations.recommend_products(
             t["transactions"], t["customers"], t["products"], t["lookalikes"], weights, **reco
         )
@@ -107,8 +145,17 @@ def _step(name: str, data: Path) -> dict[str, object]:
         out = lifetime_value.customer_lifetime_value(t["transactions"], t["customers"], **clv)
         figures = {"rows": out.num_rows}
     wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"step": name, "seconds": round(wall, 1), "peak_rss_mib": round(peak_mib), **figures}
+    return {
+        "step": name,
+        "seconds": round(wall, 1),
+        "cpu_seconds": round(cpu, 1),
+        "peak_rss_mib": round(peak_mib),
+        "inputs_rss_mib": round(inputs_mib),
+        "load_1min": round(os.getloadavg()[0], 1),
+        **figures,
+    }
 
 
 def main() -> int:
@@ -117,13 +164,14 @@ def main() -> int:
     parser.add_argument("--products", type=int, default=1_000)
     parser.add_argument("--transactions", type=int, default=10_000_000)
     parser.add_argument("--data", type=Path, default=Path("/tmp/bench_reco"))
+    parser.add_argument("--db", type=Path, help="a built DuckDB file to read instead (read only)")
     parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
     parser.add_argument("--only", choices=STEPS, nargs="+", default=list(STEPS))
     args = parser.parse_args()
     if args.step:
-        print(json.dumps(_step(args.step, args.data)))
+        print(json.dumps(_step(args.step, args.data, args.db)))
         return 0
-    if not (args.data / "Transactions.parquet").exists():
+    if args.db is None and not (args.data / "Transactions.parquet").exists():
         from customer_analytics import generate
 
         generate.main(
@@ -133,10 +181,14 @@ def main() -> int:
                 "--taste-share", "0.5", "--churn-share", "0.2", "--out", str(args.data),
             ]
         )  # fmt: skip
-    print(f"{args.customers:,} customers, {args.transactions:,} transactions ({args.data})")
+    if args.db is None:
+        print(f"{args.customers:,} customers, {args.transactions:,} transactions ({args.data})")
+    else:
+        print(f"tables of {args.db}")
     for step in args.only:
+        where = ["--db", str(args.db)] if args.db else ["--data", str(args.data)]
         result = subprocess.run(
-            [sys.executable, __file__, "--data", str(args.data), "--step", step],
+            [sys.executable, __file__, *where, "--step", step],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         print(result.stdout.strip())

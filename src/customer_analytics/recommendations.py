@@ -15,8 +15,12 @@ Signals, each scaled to 0..1 so that weights carry over from one period to anoth
 Candidates are restricted before any customer x product work: the similar products of what
 the customer bought, the lookalikes' purchases, and the first ``N + products bought`` of the
 segment's and of the overall best-seller lists (so every customer, non-buyers included, gets N
-products they have not bought while the catalogue has them). Customers are scored in chunks of
-sparse candidate lists, never as a dense customer x product matrix.
+products they have not bought while the catalogue has them). Customers are scored in blocks
+of about ``CHUNK_CELLS`` customer x product cells: the signals' sums are scattered into one
+dense scratch array per block (integer codes, ``np.bincount``; no sparse products over
+customers), the candidates read back in (customer, product) order, and each customer's top N
+found with one sort of unique integer keys. Co-purchase counts are exact integer counts of
+each customer's product pairs.
 
 Weights come from a backtest inside the training period only: with ``cutoff`` = as-of date
 minus ``recommendation_holdout_days``, the weights are tuned on purchases up to
@@ -25,7 +29,9 @@ hit-rate@N on a fixed-seed sample; a blend replaces "segment best sellers" only 
 significantly more customers than it loses, exact sign test at a 5 % family-wise level,
 Bonferroni over the blends tried), then the recommender is scored on the
 held-out window after ``cutoff``, next to plain and segment popularity. The held-out
-window never influences the weights.
+window never influences the weights. The grid search ranks each target against its
+customer's candidates with one sort per blend, after dropping the candidates that rank below
+N anchors under every blend tried (exact: see ``_outranked``).
 """
 
 from __future__ import annotations
