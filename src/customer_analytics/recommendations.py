@@ -231,6 +231,8 @@ def _read_inputs(
 class _Fitted:
     bought: sp.csr_matrix  # customers x products, 1 where bought (float64)
     similarity: sp.csr_matrix  # products x products, top neighbours, no diagonal
+    neighbour: np.ndarray  # products x most neighbours: similarity's columns, padded with 0
+    neighbour_value: np.ndarray  # the same, its values, padded with 0.0 (adds nothing)
     segment_share: np.ndarray  # segments x products
     overall_share: np.ndarray  # products
     segment_order: np.ndarray  # segments x products: product codes, best seller first
@@ -322,7 +324,24 @@ def _fit(data: _Data, bought: sp.csr_matrix, item_neighbours: int) -> _Fitted:
         if n_segments
         else np.empty((0, data.n_products), dtype=np.int64)
     )
-    return _Fitted(bought, similarity, segment_share, overall_share, segment_order, overall_order)
+    degree = np.diff(similarity.indptr)
+    width = int(degree.max()) if degree.size else 0
+    slot = np.arange(similarity.nnz) - np.repeat(similarity.indptr[:-1], degree)
+    owner = np.repeat(np.arange(p), degree)
+    neighbour = np.zeros((p, width), dtype=np.int64)
+    neighbour_value = np.zeros((p, width))
+    neighbour[owner, slot] = similarity.indices
+    neighbour_value[owner, slot] = similarity.data
+    return _Fitted(
+        bought,
+        similarity,
+        neighbour,
+        neighbour_value,
+        segment_share,
+        overall_share,
+        segment_order,
+        overall_order,
+    )
 
 
 # --------------------------------------------------------------------------- candidates
@@ -406,11 +425,13 @@ def _candidate_block(
     n_bought = np.diff(bought.indptr)
     bought_row = np.repeat(np.arange(rows, dtype=np.int64), n_bought)
     bought_key = bought_row * p + bought.indices
-    # item similarity: sum over the products bought of their similar products
-    e_row, e_col, e_value = _expand(
-        bought_row, bought.indices, np.ones(bought.indices.size), fitted.similarity
+    # item similarity: sum over the products bought of their similar products (in the order
+    # scipy's sparse product would sum them; the padding adds 0.0, which changes nothing)
+    item = np.bincount(
+        (bought_row[:, None] * p + fitted.neighbour[bought.indices]).ravel(),
+        weights=fitted.neighbour_value[bought.indices].ravel(),
+        minlength=rows * p,
     )
-    item = np.bincount(e_row * p + e_col, weights=e_value, minlength=rows * p)
     candidate = item > 0
     # lookalikes' purchases, weighted by their similarity (and counted where it is positive)
     neighbours = data.lookalike[customers]
@@ -890,7 +911,19 @@ def recommend_products(
         data, _purchase_matrix(data, data.purchase_day <= end), recommendation_item_neighbours
     )
     vector = weights.vector()
-    frames: list[dict[str, np.ndarray]] = []
+    # Output arrays allocated once (at most N rows per customer), filled block by block.
+    capacity = data.n_customers * top_n
+    out = {
+        "customer_index": np.empty(capacity, dtype=np.int32),
+        "recommendation_rank": np.empty(capacity, dtype=np.int32),
+        "product_index": np.empty(capacity, dtype=np.int32),
+        "recommendation_score": np.empty(capacity),
+        "item_similarity_score": np.empty(capacity),
+        "lookalike_score": np.empty(capacity),
+        "lookalikes_who_bought": np.empty(capacity, dtype=np.int32),
+        "main_signal": np.empty(capacity, dtype=np.int8),
+    }
+    filled = 0
     started = time.perf_counter()
     next_report = 0
     for part in _chunks(data.n_customers, data.n_products):
@@ -901,20 +934,16 @@ def recommend_products(
         chosen = _top_n(cand.row, cand.product, score, top_n, data.n_products)
         row = cand.row[chosen]
         rank = np.arange(chosen.size) - np.searchsorted(row, row, side="left") + 1
-        frames.append(
-            {
-                "customer_index": chunk[row].astype(np.int32),
-                "recommendation_rank": rank.astype(np.int32),
-                "product_index": cand.product[chosen].astype(np.int32),
-                "recommendation_score": score[chosen],
-                "item_similarity_score": cand.raw_item[chosen],
-                "lookalike_score": cand.raw_lookalike[chosen],
-                "lookalikes_who_bought": cand.lookalikes_who_bought[chosen]
-                .round()
-                .astype(np.int32),
-                "main_signal": np.argmax(contributions[chosen], axis=1).astype(np.int8),
-            }
-        )
+        block = slice(filled, filled + chosen.size)
+        filled += chosen.size
+        out["customer_index"][block] = chunk[row]
+        out["recommendation_rank"][block] = rank
+        out["product_index"][block] = cand.product[chosen]
+        out["recommendation_score"][block] = score[chosen]
+        out["item_similarity_score"][block] = cand.raw_item[chosen]
+        out["lookalike_score"][block] = cand.raw_lookalike[chosen]
+        out["lookalikes_who_bought"][block] = cand.lookalikes_who_bought[chosen].round()
+        out["main_signal"][block] = np.argmax(contributions[chosen], axis=1)
         if part.stop >= next_report or part.stop == data.n_customers:  # about every 10 %
             next_report = part.stop + max(data.n_customers // 10, 1)
             LOG.info(
@@ -923,16 +952,15 @@ def recommend_products(
                 data.n_customers,
                 part.stop / max(time.perf_counter() - started, 1e-9),
             )
-    out = {name: np.concatenate([f[name] for f in frames]) for name in frames[0]} if frames else {}
-    frames.clear()
-    if not out:
+    if not filled:
         return pa.table({name: pa.array([], typ) for name, typ in RECOMMENDATION_SCHEMA})
+    out = {name: values[:filled] for name, values in out.items()}
     segment = data.segment[out["customer_index"]]
     product = out["product_index"]
     reasons = pa.array(REASONS)
     by_code = products.take(
         pc.index_in(data.product_ids, value_set=products["product_id"])
-    )  # product details in product-code order
+    ).combine_chunks()  # product details in product-code order
     codes = pa.array(product)
     columns = {
         "customer_id": data.customer_ids.take(pa.array(out["customer_index"])),
@@ -949,4 +977,4 @@ def recommend_products(
         "overall_share": pa.array(fitted.overall_share[product], pa.float64()),
         "reason": reasons.take(pa.array(out["main_signal"])),
     }
-    return pa.table(columns).combine_chunks()
+    return pa.table(columns)
