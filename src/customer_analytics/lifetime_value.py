@@ -231,6 +231,30 @@ class ParetoNbd:
         return rate * growth * alive
 
 
+def _distinct_pairs(x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (x, t) pairs and, per row, the position of its pair."""
+    x, t = np.asarray(x, np.float64), np.asarray(t, np.float64)
+    order = np.lexsort((t, x))
+    sx, st = x[order], t[order]
+    new = np.r_[True, (sx[1:] != sx[:-1]) | (st[1:] != st[:-1])] if x.size else np.zeros(0, bool)
+    inverse = np.empty(x.size, dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return sx[new], st[new], inverse
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """Distinct (x, t_x) and (x, T) pairs of a data set: the likelihood's hypergeometric
+    terms depend on one pair each, so they are computed once per pair."""
+
+    at_tx: tuple[np.ndarray, np.ndarray, np.ndarray]
+    at_t: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+    @staticmethod
+    def of(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> _Pairs:  # noqa: N803
+        return _Pairs(_distinct_pairs(x, t_x), _distinct_pairs(x, T))
+
+
 def _pareto_log_terms(
     r: float,
     alpha: float,
@@ -239,23 +263,28 @@ def _pareto_log_terms(
     x: np.ndarray,
     t_x: np.ndarray,
     T: np.ndarray,  # noqa: N803
+    pairs: _Pairs | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Logs of the two parts of the likelihood (without the common factor): still alive at
     T, and died between t_x and T. P(alive) = alive / (alive + died)."""
     total = r + s + x
-    if alpha >= beta:
-        second, shift = s + 1.0, alpha - beta
-        base_tx, base_t = alpha + t_x, alpha + T
-    else:
-        second, shift = r + x, beta - alpha
-        base_tx, base_t = beta + t_x, beta + T
+
+    if pairs is None:
+        pairs = _Pairs.of(x, t_x, T)
+
+    def log_part(ux: np.ndarray, ut: np.ndarray, inverse: np.ndarray) -> np.ndarray:
+        """log 2F1(r+s+x, b; r+s+x+1; z(t)) - (r+s+x) log(base + t): a function of (x, t)
+        only, so the costly hypergeometric function runs once per distinct (x, t) pair."""
+        a = r + s + ux
+        if alpha >= beta:
+            second, shift, base = s + 1.0, alpha - beta, alpha + ut
+        else:
+            second, shift, base = r + ux, beta - alpha, beta + ut
+        return (np.log(special.hyp2f1(a, second, a + 1, shift / base)) - a * np.log(base))[inverse]
+
     with np.errstate(divide="ignore"):
-        at_tx = np.log(special.hyp2f1(total, second, total + 1, shift / base_tx)) - total * np.log(
-            base_tx
-        )
-        at_t = np.log(special.hyp2f1(total, second, total + 1, shift / base_t)) - total * np.log(
-            base_t
-        )
+        at_tx = log_part(*pairs.at_tx)
+        at_t = log_part(*pairs.at_t)
         # log(e^at_tx - e^at_t); zero (log -inf) when t_x = T
         died = at_tx + np.log1p(-np.exp(np.minimum(at_t - at_tx, 0.0)))
     alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
@@ -268,9 +297,10 @@ def _pareto_log_likelihood(
     t_x: np.ndarray,
     T: np.ndarray,  # noqa: N803
     weight: np.ndarray,
+    pairs: _Pairs | None = None,
 ) -> float:
     r, alpha, s, beta = np.exp(params)
-    alive, died = _pareto_log_terms(r, alpha, s, beta, x, t_x, T)
+    alive, died = _pareto_log_terms(r, alpha, s, beta, x, t_x, T, pairs)
     per_row = (
         special.gammaln(r + x)
         - special.gammaln(r)
@@ -322,10 +352,11 @@ def fit_pareto_nbd(
         x, np.asarray(t_x, dtype=np.float64), np.asarray(T, dtype=np.float64)
     )
     scale = float(np.mean(u_age)) or 1.0
+    pairs = _Pairs.of(ux, utx, u_age)
 
     def objective(params: np.ndarray) -> float:
         with np.errstate(all="ignore"):
-            value = -_pareto_log_likelihood(params, ux, utx, u_age, weight)
+            value = -_pareto_log_likelihood(params, ux, utx, u_age, weight, pairs)
         return value if np.isfinite(value) else 1e300
 
     start = np.log([1.0, scale, 1.0, scale])
