@@ -434,8 +434,11 @@ def _quintile_scores(values: np.ndarray, higher_is_better: bool) -> np.ndarray:
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     key = values if higher_is_better else -values
-    order = np.sort(key)
-    rank = np.searchsorted(order, key, side="left")  # 0-based, ties -> lowest rank
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    starts = np.r_[True, ordered[1:] != ordered[:-1]]
+    rank = np.empty(n, dtype=np.int64)  # 0-based, ties -> the lowest rank of their group
+    rank[order] = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
     return 1 + (5 * rank) // n
 
 
