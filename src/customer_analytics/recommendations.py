@@ -70,7 +70,7 @@ COMPONENTS: tuple[str, ...] = (
 # (only ratios matter), so the search also contains "segment best sellers" and "popularity".
 WEIGHT_GRID: tuple[float, ...] = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)
 BACKTEST_METHODS: tuple[str, ...] = ("blended_recommender", "popularity", "segment_popularity")
-CHUNK_CELLS = 4_000_000  # customer x product cells scored at once: bounds scratch memory
+CHUNK_CELLS = 500_000  # customer x product cells scored at once: bounds scratch memory
 FAMILY_ALPHA = 0.05
 """One-sided family-wise error rate of the tuning decision: the chance that any of the
 ``len(WEIGHT_GRID) ** 3`` blends tried is taken over the segment best sellers although it is
