@@ -421,7 +421,16 @@ def _candidate_block(
     (customer, product) order."""
     p = data.n_products
     rows = customers.size
-    bought = fitted.bought[customers]
+    # a run of consecutive customers (every block of recommend_products) is sliced: faster
+    # than scipy's row indexing by an array
+    span = (
+        slice(int(customers[0]), int(customers[-1]) + 1)
+        if rows
+        and int(customers[-1]) - int(customers[0]) + 1 == rows
+        and bool(np.all(np.diff(customers) == 1))
+        else customers
+    )
+    bought = fitted.bought[span]
     n_bought = np.diff(bought.indptr)
     bought_row = np.repeat(np.arange(rows, dtype=np.int64), n_bought)
     bought_key = bought_row * p + bought.indices
@@ -434,7 +443,7 @@ def _candidate_block(
     )
     candidate = item > 0
     # lookalikes' purchases, weighted by their similarity (and counted where it is positive)
-    neighbours = data.lookalike[customers]
+    neighbours = data.lookalike[span]
     l_row, l_col, l_value = _expand(
         np.repeat(np.arange(rows, dtype=np.int64), np.diff(neighbours.indptr)),
         neighbours.indices,
