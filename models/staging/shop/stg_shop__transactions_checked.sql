@@ -108,11 +108,11 @@ typed_with_references as (
             when typed.price_problem is null then {{ dbt.safe_cast('typed.price_text', type_money()) }}
         end as price,
         customers.customer_id is not null
-        or typed.customer_id in (select customer_id from held_back_customer_ids)
+        or typed.customer_id in (select held_back_customer_ids.customer_id from held_back_customer_ids)
             as is_delivered_customer,
         customers.customer_id is not null as is_known_customer,
         products.product_id is not null
-        or typed.product_id in (select product_id from held_back_product_ids)
+        or typed.product_id in (select held_back_product_ids.product_id from held_back_product_ids)
             as is_delivered_product,
         products.product_id is not null as is_known_product,
         -- carried for trusted rows, so int_transactions_enriched needs no second join
