@@ -440,7 +440,7 @@ def _candidate_block(
         (bought_row[:, None] * p + fitted.neighbour[bought.indices]).ravel(),
         weights=fitted.neighbour_value[bought.indices].ravel(),
         minlength=rows * p,
-    )
+    ).astype(np.float64, copy=False)  # (bincount of nothing counts in integers)
     candidate = item > 0
     # lookalikes' purchases, weighted by their similarity (and counted where it is positive)
     neighbours = data.lookalike[span]
@@ -521,6 +521,235 @@ def _top_n(
     chosen_row = chosen // width
     chosen_product = chosen % n_products
     return np.searchsorted(row * n_products + product, chosen_row * n_products + chosen_product)
+
+
+@dataclass(frozen=True)
+class _Chosen:
+    """Each customer's recommendations in a block, by (position in the block, rank)."""
+
+    row: np.ndarray
+    product: np.ndarray
+    score: np.ndarray
+    raw_item: np.ndarray
+    raw_lookalike: np.ndarray
+    lookalikes_who_bought: np.ndarray
+    main_signal: np.ndarray
+
+
+def _blend_chosen(
+    fitted: _Fitted, data: _Data, customers: np.ndarray, top_n: int, vector: np.ndarray
+) -> _Chosen:
+    """Every candidate scored with the blend, each customer's top N kept."""
+    cand = _candidates(fitted, data, customers, top_n)
+    score = (cand.components * vector).sum(axis=1)
+    chosen = _top_n(cand.row, cand.product, score, top_n, data.n_products)
+    return _Chosen(
+        cand.row[chosen],
+        cand.product[chosen],
+        score[chosen],
+        cand.raw_item[chosen],
+        cand.raw_lookalike[chosen],
+        cand.lookalikes_who_bought[chosen],
+        np.argmax(cand.components[chosen] * vector, axis=1),
+    )
+
+
+@dataclass(frozen=True)
+class _ListOrder:
+    """For a blend without item-similarity and lookalike weight: a candidate's score depends
+    on its segment and product only, so each segment's products are ranked once."""
+
+    segment_part: np.ndarray  # segments x products: weighted segment component
+    overall_part: np.ndarray  # products: weighted overall component
+    score: np.ndarray  # segments x products, as the blend computes it
+    order: np.ndarray  # segments x products: best first (quantised score, then product)
+    segment_rank: np.ndarray  # segments x products: position in the segment's best sellers
+    overall_rank: np.ndarray  # products: position among the overall best sellers
+    similar: np.ndarray  # products x products: True where one is among the other's similar
+    similarity: np.ndarray  # products x products: the similarity (0 where not kept)
+    bought_keys: np.ndarray  # customer x products + product of every purchase, sorted
+
+
+def _list_order(fitted: _Fitted, data: _Data, vector: np.ndarray) -> _ListOrder | None:
+    p = data.n_products
+    if vector[0] != 0.0 or vector[1] != 0.0 or p * p > DENSE_PAIR_CELLS or p == 0:
+        return None
+    best = fitted.segment_share.max(axis=1)[:, None]
+    segment_component = np.zeros_like(fitted.segment_share)
+    np.divide(fitted.segment_share, best, out=segment_component, where=best > 0)
+    overall_best = fitted.overall_share.max()
+    overall_component = fitted.overall_share / overall_best if overall_best > 0 else np.zeros(p)
+    segment_part = segment_component * vector[2]
+    overall_part = overall_component * vector[3]
+    # the blend's sum (((0 + 0) + segment) + overall): the zero terms change nothing
+    score = segment_part + overall_part[None, :]
+    quantised = np.round(score / SCORE_RESOLUTION).astype(np.int64)
+    products = np.arange(p)
+    order = np.stack([np.lexsort((products, -q)) for q in quantised])
+    segment_rank = np.empty_like(fitted.segment_order)
+    np.put_along_axis(
+        segment_rank, fitted.segment_order, np.broadcast_to(products, segment_rank.shape), 1
+    )
+    overall_rank = np.empty(p, dtype=np.int64)
+    overall_rank[fitted.overall_order] = products
+    similarity = fitted.similarity.toarray()
+    bought = fitted.bought
+    owner = np.repeat(np.arange(bought.shape[0], dtype=np.int64), np.diff(bought.indptr))
+    return _ListOrder(
+        segment_part,
+        overall_part,
+        score,
+        order,
+        segment_rank,
+        overall_rank,
+        similarity > 0,
+        similarity,
+        owner * p + bought.indices,
+    )
+
+
+def _rows_of(matrix: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each of ``rows`` (repeats allowed), its entries: (index into ``rows``, position
+    of the entry in ``matrix``), in row then column order."""
+    counts = np.diff(matrix.indptr)[rows]
+    owner = np.repeat(np.arange(rows.size), counts)
+    ends = np.cumsum(counts)
+    position = np.arange(int(ends[-1]) if ends.size else 0) + np.repeat(
+        matrix.indptr[rows] - ends + counts, counts
+    )
+    return owner, position
+
+
+def _is_in(sorted_keys: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Whether each ``key`` is among ``sorted_keys`` (needles searched in sorted order)."""
+    if not sorted_keys.size or not key.size:
+        return np.zeros(key.shape, dtype=bool)
+    flat = key.ravel()
+    by_key = np.argsort(flat)
+    at = np.minimum(np.searchsorted(sorted_keys, flat[by_key]), sorted_keys.size - 1)
+    found = np.empty(flat.size, dtype=bool)
+    found[by_key] = sorted_keys[at] == flat[by_key]
+    return found.reshape(key.shape)
+
+
+def _list_chosen(
+    fitted: _Fitted,
+    data: _Data,
+    order: _ListOrder,
+    start: int,
+    stop: int,
+    top_n: int,
+    vector: np.ndarray,
+) -> _Chosen:
+    """Customers ``start:stop`` under a popularity-only blend, exactly as _blend_chosen: walk
+    the segment's ranking and keep the first N products that are candidates (not bought;
+    among the customer's first N + bought of the segment's or overall best sellers, or
+    similar to a product bought, or bought by a lookalike). Customers whose first products
+    do not hold N candidates go through _blend_chosen."""
+    p = data.n_products
+    rows = stop - start
+    bought = fitted.bought[start:stop]
+    n_bought = np.diff(bought.indptr)
+    segment = data.segment[start:stop]
+    width = int(min(p, (n_bought.max() if rows else 0) + top_n + 8))
+    product = order.order[:, :width][segment]
+    local = np.broadcast_to(np.arange(rows)[:, None], product.shape)
+    # the block's own purchases are one short run of the sorted keys: search only that
+    own_keys = order.bought_keys[fitted.bought.indptr[start] : fitted.bought.indptr[stop]]
+    owned = _is_in(own_keys, (start + local) * p + product)
+    take = np.minimum(n_bought + top_n, p)[:, None]
+    candidate = (order.segment_rank[segment[:, None], product] < take) | (
+        order.overall_rank[product] < take
+    )
+    # Only a product ranked before the customer's N-th best seller candidate can displace
+    # one: the others need no similarity or lookalike check.
+    listed = candidate & ~owned
+    nth = np.argmax(np.cumsum(listed, axis=1) >= top_n, axis=1)
+    nth[~(listed.sum(axis=1) >= top_n)] = width
+    before = np.arange(width)[None, :] < nth[:, None]
+    check_row, check_col = np.nonzero(~owned & ~candidate & before)
+    # the purchases of the block's lookalikes, as sorted keys: a small array to search
+    neighbours = data.lookalike[start:stop]
+    friends = np.unique(neighbours.indices)
+    _, at = _rows_of(fitted.bought, friends)
+    friend_keys = np.sort(
+        np.repeat(friends.astype(np.int64), np.diff(fitted.bought.indptr)[friends]) * p
+        + fitted.bought.indices[at]
+    )
+    if check_row.size:
+        wanted = product[check_row, check_col]
+        pair, at = _rows_of(bought, check_row)
+        similar = np.bincount(
+            pair, weights=order.similar[bought.indices[at], wanted[pair]], minlength=check_row.size
+        )
+        pair, at = _rows_of(neighbours, check_row)
+        positive = neighbours.data[at] > 0
+        bought_by_lookalike = _is_in(friend_keys, neighbours.indices[at] * p + wanted[pair])
+        lookalike = np.bincount(
+            pair, weights=positive & bought_by_lookalike, minlength=check_row.size
+        )
+        candidate[check_row, check_col] = (similar > 0) | (lookalike > 0)
+    candidate &= ~owned
+    ranked = np.cumsum(candidate, axis=1)
+    short = ranked[:, -1] < np.minimum(top_n, p - n_bought)
+    pick_row, pick_col = np.nonzero(candidate & (ranked <= top_n) & ~short[:, None])
+    chosen = product[pick_row, pick_col]
+    pair, at = _rows_of(bought, pick_row)
+    raw_item = np.bincount(
+        pair, weights=order.similarity[bought.indices[at], chosen[pair]], minlength=pick_row.size
+    )
+    pair, at = _rows_of(neighbours, pick_row)
+    by_lookalike = _is_in(friend_keys, neighbours.indices[at] * p + chosen[pair])
+    raw_lookalike = np.bincount(
+        pair, weights=neighbours.data[at] * by_lookalike, minlength=pick_row.size
+    )
+    who = np.bincount(
+        pair, weights=(neighbours.data[at] > 0) & by_lookalike, minlength=pick_row.size
+    )
+    parts = np.zeros((pick_row.size, len(COMPONENTS)))
+    parts[:, 2] = order.segment_part[segment[pick_row], chosen]
+    parts[:, 3] = order.overall_part[chosen]
+    picked = _Chosen(
+        pick_row,
+        chosen,
+        order.score[segment[pick_row], chosen],
+        raw_item,
+        raw_lookalike,
+        who,
+        np.argmax(parts, axis=1),
+    )
+    if not short.any():
+        return picked
+    rest = np.flatnonzero(short)
+    other = _blend_chosen(fitted, data, start + rest, top_n, vector)
+    merged = np.concatenate([picked.row, rest[other.row]])
+    keep = np.argsort(merged, kind="stable")  # rows in order, each row's ranks in order
+    return _Chosen(
+        *(
+            np.concatenate([mine, theirs])[keep]
+            for mine, theirs in zip(
+                (
+                    picked.row,
+                    picked.product,
+                    picked.score,
+                    picked.raw_item,
+                    picked.raw_lookalike,
+                    picked.lookalikes_who_bought,
+                    picked.main_signal,
+                ),
+                (
+                    rest[other.row],
+                    other.product,
+                    other.score,
+                    other.raw_item,
+                    other.raw_lookalike,
+                    other.lookalikes_who_bought,
+                    other.main_signal,
+                ),
+                strict=True,
+            )
+        )
+    )
 
 
 def _chunk_size(n_products: int) -> int:
@@ -911,11 +1140,14 @@ def recommend_products(
     recommendations_per_customer: int,
     recommendation_item_neighbours: int,
     as_of_date: str | date | None,
+    list_shortcut: bool = True,
 ) -> pa.Table:
     """Every customer's ``recommendations_per_customer`` best products not yet bought.
 
     Fitted on every transaction up to the as-of date, blended with ``weights`` (the ones the
     backtest chose). ``products`` also needs product_name, category and price.
+    ``list_shortcut`` (not a setting; tests turn it off) ranks popularity-only blends per
+    segment instead of scoring every candidate: the same output, faster.
     """
     top_n = recommendations_per_customer
     data = _read_inputs(transactions, customers, products, lookalikes)
@@ -939,23 +1171,29 @@ def recommend_products(
     filled = 0
     started = time.perf_counter()
     next_report = 0
-    for part in _chunks(data.n_customers, data.n_products):
-        chunk = np.arange(part.start, part.stop)
-        cand = _candidates(fitted, data, chunk, top_n)
-        score = (cand.components * vector).sum(axis=1)
-        chosen = _top_n(cand.row, cand.product, score, top_n, data.n_products)
-        row = cand.row[chosen]
-        rank = np.arange(chosen.size) - np.searchsorted(row, row, side="left") + 1
-        block = slice(filled, filled + chosen.size)
-        filled += chosen.size
-        out["customer_index"][block] = chunk[row]
+    # A blend of popularity only (what the backtest keeps where no finer taste wins) ranks
+    # each segment's products once; any other blend scores every candidate.
+    ranking = _list_order(fitted, data, vector) if list_shortcut else None
+    # (the ranking's blocks hold no customers x products scratch: they can be larger)
+    cells = data.n_products if ranking is None else max(1, data.n_products // 16)
+    for part in _chunks(data.n_customers, cells):
+        chosen = (
+            _list_chosen(fitted, data, ranking, part.start, part.stop, top_n, vector)
+            if ranking is not None
+            else _blend_chosen(fitted, data, np.arange(part.start, part.stop), top_n, vector)
+        )
+        row = chosen.row
+        rank = np.arange(row.size) - np.searchsorted(row, row, side="left") + 1
+        block = slice(filled, filled + row.size)
+        filled += row.size
+        out["customer_index"][block] = part.start + row
         out["recommendation_rank"][block] = rank
-        out["product_index"][block] = cand.product[chosen]
-        out["recommendation_score"][block] = score[chosen]
-        out["item_similarity_score"][block] = cand.raw_item[chosen]
-        out["lookalike_score"][block] = cand.raw_lookalike[chosen]
-        out["lookalikes_who_bought"][block] = cand.lookalikes_who_bought[chosen].round()
-        out["main_signal"][block] = np.argmax(cand.components[chosen] * vector, axis=1)
+        out["product_index"][block] = chosen.product
+        out["recommendation_score"][block] = chosen.score
+        out["item_similarity_score"][block] = chosen.raw_item
+        out["lookalike_score"][block] = chosen.raw_lookalike
+        out["lookalikes_who_bought"][block] = chosen.lookalikes_who_bought.round()
+        out["main_signal"][block] = chosen.main_signal
         if part.stop >= next_report or part.stop == data.n_customers:  # about every 10 %
             next_report = part.stop + max(data.n_customers // 10, 1)
             LOG.info(

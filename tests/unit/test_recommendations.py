@@ -7,6 +7,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from customer_analytics import generate as gen
@@ -217,6 +218,88 @@ def test_every_customer_gets_n_new_products_in_order() -> None:
         as_of_date=None,
     ).to_pandas()
     pd.testing.assert_frame_equal(out, again)
+
+
+@pytest.mark.parametrize(
+    "weights", [(0.0, 0.0, 100.0, 1.0), (0.0, 0.0, 3.0, 1.0), (0.0, 0.0, 0.0, 1.0)]
+)
+def test_popularity_only_blends_ranked_per_segment_equal_scoring_every_candidate(
+    weights: tuple[float, float, float, float],
+) -> None:
+    # taste makes item-similarity and lookalike candidates that can outrank best sellers;
+    # 40 products and heavy buyers make some customers run short of listed candidates
+    data = gen.generate(
+        gen.Config(customers=600, products=40, transactions=9000, seed=3, taste_share=0.5)
+    )
+    transactions, customers, products = _inputs(data)
+    ids = customers["customer_id"]
+    rng = np.random.default_rng(5)
+    others = (np.arange(len(ids))[:, None] + rng.integers(1, len(ids), (len(ids), 3))) % len(ids)
+    lookalikes = pa.table(
+        {
+            "customer_id": ids.take(pa.array(np.repeat(np.arange(len(ids)), 3))),
+            "lookalike_customer_id": ids.take(pa.array(others.ravel())),
+            "similarity_score": rng.uniform(-0.2, 1.0, 3 * len(ids)),
+        }
+    )
+    settings = {
+        "recommendations_per_customer": TOP_N,
+        "recommendation_item_neighbours": 5,
+        "as_of_date": None,
+    }
+    ranked = recommend_products(
+        transactions, customers, products, lookalikes, Weights(*weights), **settings
+    )
+    scored = recommend_products(
+        transactions,
+        customers,
+        products,
+        lookalikes,
+        Weights(*weights),
+        **settings,
+        list_shortcut=False,
+    )
+    assert ranked.equals(scored)
+    assert ranked.num_rows == TOP_N * len(ids)
+
+
+def test_popularity_only_ranking_falls_back_when_best_sellers_rank_late() -> None:
+    # Customer a is alone in a segment that bought nothing: every product scores 0 there
+    # (segment weight only), so the ranking runs by product id, while a's candidates are the
+    # overall best sellers P28 and P29, far down that ranking.
+    names = [f"P{i:02d}" for i in range(30)]
+    buys = [("b", "P29"), ("b", "P28"), ("c", "P29"), ("c", "P28"), ("d", "P29"), ("d", "P01")]
+    transactions = pa.table(
+        {
+            "customer_id": [c for c, _ in buys],
+            "product_id": [p for _, p in buys],
+            "transaction_date": pa.array([date(2024, 1, 1)] * len(buys), pa.date32()),
+        }
+    )
+    customers = pa.table({"customer_id": ["a", "b", "c", "d"], "segment_id": [0, 1, 1, 1]})
+    products = pa.table(
+        {
+            "product_id": names,
+            "product_name": names,
+            "category": ["cat"] * 30,
+            "price": [1.0] * 30,
+        }
+    )
+    settings = {
+        "recommendations_per_customer": 2,
+        "recommendation_item_neighbours": 5,
+        "as_of_date": None,
+    }
+    weights = Weights(0.0, 0.0, 1.0, 0.0)
+    ranked = recommend_products(
+        transactions, customers, products, NO_LOOKALIKES, weights, **settings
+    )
+    scored = recommend_products(
+        transactions, customers, products, NO_LOOKALIKES, weights, **settings, list_shortcut=False
+    )
+    assert ranked.equals(scored)
+    first = ranked.filter(pc.equal(ranked["customer_id"], "a"))
+    assert first["product_id"].to_pylist() == ["P28", "P29"]
 
 
 def test_unknown_ids_are_named() -> None:
