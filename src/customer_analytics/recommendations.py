@@ -260,23 +260,31 @@ PAIR_BLOCK = 4_000_000  # product pairs expanded at once
 
 def _cooccurrence(bought: sp.csr_matrix) -> np.ndarray:
     """Product x product count of customers who bought both (dense), from each customer's
-    pairs of products counted in blocks: exact integers, no sparse product over customers."""
+    pairs of products (each unordered pair once, mirrored at the end) counted in blocks:
+    exact integers, no sparse product over customers."""
     p = bought.shape[1]
     counts = np.zeros(p * p, dtype=np.int64)
     per_row = np.diff(bought.indptr).astype(np.int64)
-    done = np.cumsum(per_row**2)
+    done = np.cumsum(per_row * (per_row + 1) // 2)
     start = 0
     while start < bought.shape[0]:
         stop = int(np.searchsorted(done, (done[start - 1] if start else 0) + PAIR_BLOCK, "right"))
         stop = max(stop, start + 1)
-        lo, hi = bought.indptr[start], bought.indptr[stop]
-        owner = np.repeat(np.arange(start, stop, dtype=np.int64), per_row[start:stop])
-        first, second, _ = _expand(
-            bought.indices[lo:hi].astype(np.int64), owner, np.ones(hi - lo), bought
+        lo, hi = int(bought.indptr[start]), int(bought.indptr[stop])
+        position = np.arange(lo, hi, dtype=np.int64)
+        row_end = np.repeat(
+            bought.indptr[start + 1 : stop + 1].astype(np.int64), per_row[start:stop]
         )
-        counts += np.bincount(first * p + second, minlength=p * p)
+        later = row_end - position  # the entry itself and the rest of its row
+        ends = np.cumsum(later)
+        other = np.arange(int(ends[-1]) if ends.size else 0) + np.repeat(
+            position - ends + later, later
+        )
+        first = np.repeat(bought.indices[lo:hi].astype(np.int64), later)
+        counts += np.bincount(first * p + bought.indices[other], minlength=p * p)
         start = stop
-    return counts.reshape(p, p)
+    upper = counts.reshape(p, p)  # first <= second: the row's columns are sorted
+    return upper + upper.T - np.diag(np.diagonal(upper))
 
 
 def _top_per_row(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:

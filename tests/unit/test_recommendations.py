@@ -9,8 +9,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+import scipy.sparse as sp
 
 from customer_analytics import generate as gen
+from customer_analytics import recommendations
 from customer_analytics.recommendations import (
     BACKTEST_METHODS,
     WEIGHT_GRID,
@@ -333,3 +335,12 @@ def test_tuning_rule_keeps_false_adoptions_at_the_family_level() -> None:
     assert np.mean(winner_z > 2.0) > 0.9
     assert _significant_win(120, 40, tried)
     assert not _significant_win(51, 32, tried)
+
+
+def test_co_purchase_counts_equal_the_sparse_product(monkeypatch: pytest.MonkeyPatch) -> None:
+    bought = sp.random(3000, 40, density=0.15, random_state=1, format="csr")
+    bought.data[:] = 1.0
+    bought.sort_indices()
+    monkeypatch.setattr(recommendations, "PAIR_BLOCK", 500)  # many blocks
+    counts = recommendations._cooccurrence(bought)
+    assert np.array_equal(counts, (bought.T @ bought).toarray().astype(np.int64))
