@@ -86,7 +86,6 @@ with one feature ``pca_2`` is 0.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
@@ -98,7 +97,7 @@ from scipy import sparse
 from scipy.cluster.hierarchy import cut_tree, linkage
 from sklearn.cluster import DBSCAN, KMeans
 from sklearn.decomposition import PCA
-from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score
+from sklearn.metrics import adjusted_rand_score
 from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
@@ -123,8 +122,7 @@ __all__ = [
 ALGORITHMS: tuple[str, ...] = ("kmeans", "agglomerative", "gaussian_mixture", "dbscan")
 SELECTION_RULES: tuple[str, ...] = ("davies_bouldin", "silhouette", "calinski_harabasz", "elbow")
 MAX_ITER = 300
-MAX_AGGLOMERATIVE_CUSTOMERS = 20_000  # Ward needs O(n^2) memory: fit a sample above this
-KMEANS_PILOT_ROWS = 50_000  # above this, KMeans restarts run on a sample of this many
+MAX_AGGLOMERATIVE_CUSTOMERS = 20_000  # Ward needs O(n^2) memory: never fit more than this
 
 SWEEP_COLUMNS: tuple[str, ...] = (
     ID_COLUMN,
@@ -159,7 +157,6 @@ SEGMENT_COLUMNS: tuple[str, ...] = (
 )
 
 _DECIMALS = 10  # scores closer than this are ties
-_SMALL_FIT_ROWS = 50_000
 _LABEL_PREFIX = "segment_id_k"
 
 Progress = Callable[[str], None]
@@ -238,23 +235,43 @@ def _fixed_sample(n: int, size: int, seed: int) -> np.ndarray:
 
 def _score(x: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Scores of one labelling except the silhouette; noise (-1) excluded; NaN where a
-    metric is undefined (fewer than 2 segments, or no customer more than segments)."""
+    metric is undefined (fewer than 2 segments, or no customer more than segments).
+
+    Davies-Bouldin and Calinski-Harabasz are computed exactly from the segment means, the
+    segment sizes and each customer's distance to its mean, one pass over the rows (the
+    formulas of ``sklearn.metrics.davies_bouldin_score`` / ``calinski_harabasz_score``,
+    which the tests compare against).
+    """
     keep = labels >= 0
-    xk, lk = x[keep], labels[keep]
-    n_labels = np.unique(lk).size
+    xk, lk = (x, labels) if keep.all() else (x[keep], labels[keep])
     scores = {
         "davies_bouldin": np.nan,
         "silhouette": np.nan,
         "calinski_harabasz": np.nan,
         "inertia": 0.0,
     }
-    if lk.size:
-        means, _ = _segment_means(xk, lk, int(lk.max()) + 1)
-        diff = xk - means[lk]
-        scores["inertia"] = float(np.einsum("ij,ij->", diff, diff))
-    if 2 <= n_labels <= lk.size - 1:
-        scores["davies_bouldin"] = float(davies_bouldin_score(xk, lk))
-        scores["calinski_harabasz"] = float(calinski_harabasz_score(xk, lk))
+    if not lk.size:
+        return scores
+    means, counts = _segment_means(xk, lk, int(lk.max()) + 1)
+    present = counts > 0
+    distance = _distances(xk, lk, means)
+    within = float(np.dot(distance, distance))
+    scores["inertia"] = within
+    n, k = lk.size, int(np.count_nonzero(present))
+    if not 2 <= k <= n - 1:
+        return scores
+    means, counts = means[present], counts[present]
+    spread = np.bincount(lk, weights=distance)[present] / counts  # mean distance to the mean
+    centre_gaps = euclidean_distances(means)
+    if np.allclose(spread, 0) or np.allclose(centre_gaps, 0):
+        scores["davies_bouldin"] = 0.0
+    else:
+        centre_gaps[centre_gaps == 0] = np.inf
+        ratios = (spread[:, None] + spread[None, :]) / centre_gaps
+        scores["davies_bouldin"] = float(np.mean(np.max(ratios, axis=1)))
+    offset = means - xk.mean(axis=0)
+    between = float(np.dot(counts, np.einsum("ij,ij->i", offset, offset)))
+    scores["calinski_harabasz"] = 1.0 if within == 0 else between * (n - k) / (within * (k - 1.0))
     return scores
 
 
@@ -301,11 +318,21 @@ def _silhouettes(sample: np.ndarray, labellings: list[np.ndarray]) -> list[float
 
 
 class _Labeller:
-    """Fits one algorithm for any k; caches what can be shared across k (the ward tree)."""
+    """Fits one algorithm for any k; caches what can be shared across k (the fit sample,
+    the ward tree).
+
+    Above ``segment_fit_sample_size`` customers every algorithm is fitted on the same
+    fixed-seed sample of that many and every customer joins the nearest segment (KMeans:
+    nearest centre; Gaussian mixture: most probable component; Ward: nearest sample segment
+    mean); nothing is refitted on all rows.
+    """
 
     def __init__(self, x: np.ndarray, settings: _LabellerSettings) -> None:
         self.x = x
         self.settings = settings
+        n = x.shape[0]
+        self.fit_rows = _fixed_sample(n, settings.segment_fit_sample_size, settings.random_seed)
+        self.sampled = self.fit_rows.size < n
         self._tree: np.ndarray | None = None
         self._tree_rows: np.ndarray | None = None
 
@@ -313,25 +340,17 @@ class _Labeller:
         if k == 1:
             return np.zeros(self.x.shape[0], dtype=np.int64)
         s = self.settings
+        fit = self.x[self.fit_rows] if self.sampled else self.x
         if s.segment_algorithm == "kmeans":
-            init: np.ndarray | str = "k-means++"
-            n_init = s.segment_n_init
-            if self.x.shape[0] > KMEANS_PILOT_ROWS:
-                # The restarts run on a fixed-seed sample; the best one's centres start a
-                # single full-data fit (restarts cost ~n_init x less at scale).
-                rows = _fixed_sample(self.x.shape[0], KMEANS_PILOT_ROWS, s.random_seed)
-                pilot = KMeans(
-                    n_clusters=k, n_init=n_init, max_iter=MAX_ITER, random_state=s.random_seed
-                ).fit(self.x[rows])
-                init, n_init = pilot.cluster_centers_, 1
             model = KMeans(
                 n_clusters=k,
-                init=init,
-                n_init=n_init,
+                n_init=s.segment_n_init,
                 max_iter=MAX_ITER,
                 random_state=s.random_seed,
             )
-            return model.fit_predict(self.x).astype(np.int64)
+            if not self.sampled:
+                return model.fit_predict(fit).astype(np.int64)
+            return _nearest_centre(self.x, model.fit(fit).cluster_centers_)
         if s.segment_algorithm == "gaussian_mixture":
             mixture = GaussianMixture(
                 n_components=k,
@@ -340,7 +359,7 @@ class _Labeller:
                 max_iter=MAX_ITER,
                 random_state=s.random_seed,
             )
-            return mixture.fit(self.x).predict(self.x).astype(np.int64)
+            return mixture.fit(fit).predict(self.x).astype(np.int64)
         if s.segment_algorithm == "agglomerative":
             return self._ward_labels(k)
         raise AssertionError(s.segment_algorithm)  # dbscan is handled by the caller
@@ -348,12 +367,8 @@ class _Labeller:
     def _ward_labels(self, k: int) -> np.ndarray:
         n = self.x.shape[0]
         if self._tree is None:
-            limit = MAX_AGGLOMERATIVE_CUSTOMERS
-            if n > limit:
-                rng = np.random.default_rng(self.settings.random_seed)
-                self._tree_rows = np.sort(rng.choice(n, size=limit, replace=False))
-            else:
-                self._tree_rows = np.arange(n)
+            limit = min(MAX_AGGLOMERATIVE_CUSTOMERS, self.settings.segment_fit_sample_size)
+            self._tree_rows = _fixed_sample(n, limit, self.settings.random_seed)
             self._tree = linkage(self.x[self._tree_rows], method="ward")
         assert self._tree_rows is not None
         sample_labels = cut_tree(self._tree, n_clusters=k).ravel().astype(np.int64)
@@ -404,7 +419,8 @@ def _elbow(ks: np.ndarray, inertia: np.ndarray) -> int:
     return int(ks[np.argmax(below_chord)])
 
 
-def _pca_columns(x: np.ndarray) -> dict[str, np.ndarray | float]:
+def _pca_columns(x: np.ndarray, fit_rows: np.ndarray) -> dict[str, np.ndarray | float]:
+    """2-D PCA of every row; fitted on ``fit_rows`` (all rows, or the fit sample)."""
     n, d = x.shape
     zeros = np.zeros(n)
     columns: dict[str, np.ndarray | float] = {
@@ -413,11 +429,12 @@ def _pca_columns(x: np.ndarray) -> dict[str, np.ndarray | float]:
         "pca_1_explained_variance_ratio": 0.0,
         "pca_2_explained_variance_ratio": 0.0,
     }
-    if n < 2 or not np.any(x.var(axis=0) > 0):
+    fit = x[fit_rows] if fit_rows.size < n else x
+    if fit.shape[0] < 2 or not np.any(fit.var(axis=0) > 0):
         return columns
-    n_components = min(2, d, n)
+    n_components = min(2, d, fit.shape[0])
     pca = PCA(n_components=n_components, random_state=0)
-    projected = pca.fit_transform(x)
+    projected = pca.fit_transform(x) if fit is x else pca.fit(fit).transform(x)
     for j in range(n_components):
         columns[f"pca_{j + 1}"] = projected[:, j].copy()
         columns[f"pca_{j + 1}_explained_variance_ratio"] = float(pca.explained_variance_ratio_[j])
@@ -431,6 +448,7 @@ def _validate_choice(
     segment_k_max: int,
     segment_count: int | None,
     segment_n_init: int,
+    segment_fit_sample_size: int,
     dbscan_eps: float,
     dbscan_min_samples: int,
 ) -> None:
@@ -448,12 +466,13 @@ def _validate_choice(
             raise ValueError("segment_count cannot be used with dbscan (it finds k itself)")
         if segment_count < 1:
             raise ValueError(f"segment_count must be >= 1, got {segment_count}")
-    for name, value in (
-        ("segment_n_init", segment_n_init),
-        ("dbscan_min_samples", dbscan_min_samples),
+    for name, value, least in (
+        ("segment_n_init", segment_n_init, 1),
+        ("segment_fit_sample_size", segment_fit_sample_size, 2),
+        ("dbscan_min_samples", dbscan_min_samples, 1),
     ):
-        if value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
+        if value < least:
+            raise ValueError(f"{name} must be >= {least}, got {value}")
     if not dbscan_eps > 0:
         raise ValueError(f"dbscan_eps must be > 0, got {dbscan_eps}")
 
@@ -471,10 +490,12 @@ def _matrix(
     )
 
 
-def _threads_for(rows: int) -> threadpool_limits | contextlib.nullcontext[None]:
-    """One BLAS/OpenMP thread for small fits: there, thread start-up and spinning on a
-    busy machine cost more than the work (results do not depend on the thread count)."""
-    return threadpool_limits(limits=1) if rows < _SMALL_FIT_ROWS else contextlib.nullcontext()
+def _one_thread() -> threadpool_limits:
+    """One BLAS/OpenMP thread: every fit is on at most ``segment_fit_sample_size`` rows and
+    the full-data steps are single passes, where thread start-up and spinning cost more than
+    they save (KMeans k = 2..10 on 20,000 rows, 25 restarts, on the loaded 2-core machine:
+    5 s with one thread, 63 s with two). Results do not depend on the thread count."""
+    return threadpool_limits(limits=1)
 
 
 def _say(progress: Progress | None, message: str) -> None:
@@ -492,6 +513,7 @@ def sweep_segmentations(
     segment_k_max: int,
     segment_count: int | None,
     segment_n_init: int,
+    segment_fit_sample_size: int,
     dbscan_eps: float,
     dbscan_min_samples: int,
     random_seed: int,
@@ -508,6 +530,7 @@ def sweep_segmentations(
         segment_k_max=segment_k_max,
         segment_count=segment_count,
         segment_n_init=segment_n_init,
+        segment_fit_sample_size=segment_fit_sample_size,
         dbscan_eps=dbscan_eps,
         dbscan_min_samples=dbscan_min_samples,
     )
@@ -527,8 +550,15 @@ def sweep_segmentations(
             f" in {time.perf_counter() - started:.1f} s",
         )
     else:
-        distinct = _count_distinct_rows(x) if n > 1 else 1
-        k_cap = min(n - 1, distinct) if n > 1 else 0
+        settings = _LabellerSettings(
+            segment_algorithm, segment_n_init, segment_fit_sample_size, random_seed
+        )
+        labeller = _Labeller(x, settings)
+        # k is bounded by what the fit sees: the fit sample when there is one
+        fitted = x[labeller.fit_rows] if labeller.sampled else x
+        m = fitted.shape[0]
+        distinct = _count_distinct_rows(fitted) if m > 1 else 1
+        k_cap = min(m - 1, distinct) if m > 1 else 0
         feasible = [k for k in range(segment_k_min, segment_k_max + 1) if k <= k_cap]
         if segment_count is not None:
             if segment_count != 1 and segment_count > k_cap:
@@ -539,19 +569,24 @@ def sweep_segmentations(
             ks = sorted({*feasible, segment_count})
         else:
             ks = feasible or [1]
-        settings = _LabellerSettings(segment_algorithm, segment_n_init, random_seed)
-        labeller = _Labeller(x, settings)
+        where = (
+            f"fitted on a sample of {m:,} of {n:,} customers, all assigned"
+            if labeller.sampled
+            else f"fitted on {n:,} customers"
+        )
         for k in ks:
             started = time.perf_counter()
-            with _threads_for(n):
+            with _one_thread():
                 labels_by_k[k] = _canonical_labels(x, labeller.labels(k))
             _say(
                 progress,
-                f"segmentation sweep: k={k} fitted on {n:,} customers"
-                f" in {time.perf_counter() - started:.1f} s",
+                f"segmentation sweep: k={k} {where} in {time.perf_counter() - started:.1f} s",
             )
     started = time.perf_counter()
-    sweep = pd.DataFrame({ID_COLUMN: fm.customer_ids, **_pca_columns(x)})
+    fit_rows = _fixed_sample(n, segment_fit_sample_size, random_seed)
+    with _one_thread():
+        pca = _pca_columns(x, fit_rows)
+    sweep = pd.DataFrame({ID_COLUMN: fm.customer_ids, **pca})
     _say(progress, f"segmentation sweep: PCA in {time.perf_counter() - started:.1f} s")
     for k in sorted(labels_by_k):
         sweep[label_column(k)] = labels_by_k[k]
@@ -561,6 +596,7 @@ def sweep_segmentations(
 class _LabellerSettings(NamedTuple):
     segment_algorithm: str
     segment_n_init: int
+    segment_fit_sample_size: int
     random_seed: int
 
 
@@ -613,14 +649,15 @@ def _bootstrap_stability(
     size = min(n, segment_bootstrap_sample_size)
     evaluation = _fixed_sample(n, size, random_seed)
     reference = labels[evaluation]
-    settings = _LabellerSettings(segment_algorithm, segment_n_init, random_seed)
+    # each resample is fitted whole (it has at most segment_bootstrap_sample_size rows)
+    settings = _LabellerSettings(segment_algorithm, segment_n_init, size, random_seed)
     agreements = []
     for resample in range(segment_bootstrap_resamples):
         rng = np.random.default_rng([random_seed, resample])
         rows = rng.choice(n, size=size, replace=True)
         # a tiny resample can hold fewer distinct customers than k
         k_fit = min(k, _count_distinct_rows(x[rows]))
-        with _threads_for(size):
+        with _one_thread():
             fitted = _Labeller(x[rows], settings).labels(k_fit)
         means, counts = _segment_means(x[rows], fitted, k_fit)
         predicted = _nearest_centre(x[evaluation], means[counts > 0])
@@ -669,8 +706,9 @@ def score_segmentations(
     ks = sorted(labels_by_k)
     started = time.perf_counter()
     sample = _fixed_sample(x.shape[0], silhouette_sample_size, random_seed)
-    rows = [{"k": k, **_score(x, labels_by_k[k])} for k in ks]
-    silhouettes = _silhouettes(x[sample], [labels_by_k[k][sample] for k in ks])
+    with _one_thread():
+        rows = [{"k": k, **_score(x, labels_by_k[k])} for k in ks]
+        silhouettes = _silhouettes(x[sample], [labels_by_k[k][sample] for k in ks])
     for row, silhouette in zip(rows, silhouettes, strict=True):
         if not np.isnan(row["davies_bouldin"]):
             row["silhouette"] = silhouette
@@ -785,6 +823,7 @@ def run_segmentation(
     segment_k_tolerance: float,
     segment_count: int | None,
     segment_n_init: int,
+    segment_fit_sample_size: int,
     silhouette_sample_size: int,
     segment_bootstrap_resamples: int,
     segment_bootstrap_sample_size: int,
@@ -806,6 +845,7 @@ def run_segmentation(
         segment_k_max=segment_k_max,
         segment_count=segment_count,
         segment_n_init=segment_n_init,
+        segment_fit_sample_size=segment_fit_sample_size,
         dbscan_eps=dbscan_eps,
         dbscan_min_samples=dbscan_min_samples,
         random_seed=random_seed,

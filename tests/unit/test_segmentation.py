@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
+from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from threadpoolctl import threadpool_limits
 
@@ -37,6 +38,7 @@ BASE_SETTINGS: dict[str, object] = {
     "segment_k_tolerance": 0.0,
     "segment_count": None,
     "segment_n_init": 3,
+    "segment_fit_sample_size": 50_000,
     "silhouette_sample_size": 10_000,
     "segment_bootstrap_resamples": 3,
     "segment_bootstrap_sample_size": 1_000,
@@ -435,7 +437,14 @@ def test_scores_come_from_the_stored_labels():
     settings = {
         name: value
         for name, value in BASE_SETTINGS.items()
-        if name not in {"segment_k_min", "segment_k_max", "dbscan_eps", "dbscan_min_samples"}
+        if name
+        not in {
+            "segment_k_min",
+            "segment_k_max",
+            "segment_fit_sample_size",
+            "dbscan_eps",
+            "dbscan_min_samples",
+        }
     }
     scores = segmentation.score_segmentations(
         frame, tampered.sample(frac=1.0, random_state=3), segment_features=FEATURES, **settings
@@ -500,11 +509,44 @@ def test_progress_reports_every_k():
     assert sum("k=" in line and "fitted on 100 customers" in line for line in lines) == 3
 
 
-def test_kmeans_restarts_on_a_sample_at_scale(monkeypatch):
+@pytest.mark.parametrize("algorithm", ["kmeans", "gaussian_mixture", "agglomerative"])
+def test_above_the_fit_sample_size_a_sample_is_fitted_and_everyone_assigned(monkeypatch, algorithm):
     frame, truth = blob_frame(n=600)
-    monkeypatch.setattr(segmentation, "KMEANS_PILOT_ROWS", 150)
-    result = run_segmentation(frame, features=FEATURES)
+    fits: list[int] = []
+    real_fit = segmentation.KMeans.fit
+
+    def counting_fit(self, x, *args, **kwargs):
+        fits.append(x.shape[0])
+        return real_fit(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(segmentation.KMeans, "fit", counting_fit)
+    settings = {"features": FEATURES, "algorithm": algorithm, "segment_fit_sample_size": 150}
+    result = run_segmentation(frame, segment_bootstrap_resamples=1, **settings)
     assert result.scores.loc[result.scores["is_chosen"], "k"].item() == 4
     assert adjusted_rand_score(truth, result.assignments["segment_id"]) == pytest.approx(1.0)
-    again = run_segmentation(frame, features=FEATURES)
+    if algorithm == "kmeans":
+        # the sweep fits 150 rows per k (never all 600); the bootstrap fits its resample
+        sweep_fits = fits[: 10 - 2 + 1]
+        assert sweep_fits == [150] * 9
+    # every customer is assigned to the nearest mean of its segment's sample members
+    x = build_feature_matrix(frame, FEATURES).matrix
+    labels = result.assignments["segment_id"].to_numpy()
+    means = np.vstack([x[labels == s].mean(axis=0) for s in range(4)])
+    nearest = np.argmin(((x[:, None, :] - means[None]) ** 2).sum(axis=2), axis=1)
+    assert (nearest == labels).mean() == 1.0
+    again = run_segmentation(frame, segment_bootstrap_resamples=1, **settings)
     pd.testing.assert_frame_equal(result.sweep, again.sweep)
+    pd.testing.assert_frame_equal(result.scores, again.scores)
+
+
+def test_pca_is_fitted_on_the_sample_and_projects_everyone():
+    frame, _ = blob_frame(n=600)
+    sweep = run_segmentation(
+        frame, features=FEATURES, segment_fit_sample_size=200, segment_bootstrap_resamples=1
+    ).sweep
+    x = build_feature_matrix(frame, FEATURES).matrix
+    rows = np.sort(np.random.default_rng(42).choice(600, size=200, replace=False))
+    pca = PCA(n_components=2, random_state=0).fit(x[rows])
+    expected = pca.transform(x)
+    np.testing.assert_allclose(sweep[["pca_1", "pca_2"]].to_numpy(), expected, rtol=0, atol=1e-12)
+    assert sweep["pca_1_explained_variance_ratio"].iloc[0] == pca.explained_variance_ratio_[0]
