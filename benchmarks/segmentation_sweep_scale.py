@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         segment_k_max=v["segment_k_max"],
         segment_count=v["segment_count"],
         segment_n_init=v["segment_n_init"],
+        segment_fit_sample_size=v["segment_fit_sample_size"],
         dbscan_eps=v["dbscan_eps"],
         dbscan_min_samples=v["dbscan_min_samples"],
         random_seed=v["random_seed"],

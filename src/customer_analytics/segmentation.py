@@ -93,7 +93,6 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from scipy import sparse
 from scipy.cluster.hierarchy import cut_tree, linkage
 from sklearn.cluster import DBSCAN, KMeans
 from sklearn.decomposition import PCA
@@ -186,10 +185,11 @@ def _segment_means(x: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarra
     keep = labels >= 0
     rows = labels[keep]
     counts = np.bincount(rows, minlength=k).astype(np.float64)
-    indicator = sparse.csr_array(
-        (np.ones(rows.size), (rows, np.arange(rows.size))), shape=(k, rows.size)
-    )
-    sums = np.asarray(indicator @ x[keep])
+    kept = x if keep.all() else x[keep]
+    # one sequential pass per column: exact order, no sparse-matrix build at 1M rows
+    sums = np.empty((k, x.shape[1]))
+    for j in range(x.shape[1]):
+        sums[:, j] = np.bincount(rows, weights=kept[:, j], minlength=k)
     means = np.divide(sums, counts[:, None], out=np.zeros_like(sums), where=counts[:, None] > 0)
     return means, counts
 
@@ -290,12 +290,15 @@ def _silhouettes(sample: np.ndarray, labellings: list[np.ndarray]) -> list[float
         keep = labels >= 0
         onehot[np.flatnonzero(keep), labels[keep]] = 1.0
         onehots.append(onehot)
-    sums = [np.empty((m, onehot.shape[1])) for onehot in onehots]
+    # all labellings side by side: one matrix product per chunk of distances
+    edges = np.cumsum([0, *(onehot.shape[1] for onehot in onehots)])
+    stacked = np.hstack(onehots) if onehots else np.zeros((m, 0))
+    stacked_sums = np.empty((m, stacked.shape[1]))
     chunk = max(1, (64 << 20) // (8 * max(m, 1)))
     for start in range(0, m, chunk):
         distances = euclidean_distances(sample[start : start + chunk], sample)
-        for total, onehot in zip(sums, onehots, strict=True):
-            total[start : start + chunk] = distances @ onehot
+        stacked_sums[start : start + chunk] = distances @ stacked
+    sums = [stacked_sums[:, edges[i] : edges[i + 1]] for i in range(len(onehots))]
     results = []
     for labels, total in zip(labellings, sums, strict=True):
         keep = labels >= 0
