@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         **common,
         segment_selection_rule=v["segment_selection_rule"],
         segment_k_tolerance=v["segment_k_tolerance"],
+        segment_min_stability=v["segment_min_stability"],
         segment_count=v["segment_count"],
         segment_n_init=v["segment_n_init"],
         silhouette_sample_size=v["silhouette_sample_size"],

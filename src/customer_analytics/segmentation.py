@@ -411,6 +411,21 @@ def _choose_k(frame: pd.DataFrame, rule: str, tolerance: float) -> int:
     return int(ks[good][0])
 
 
+def _preference_order(frame: pd.DataFrame, rule: str, chosen: int) -> list[int]:
+    """The rule's choice first, then the other k from the best score down (ties and
+    NaN scores: smaller k first, NaN last); for ``elbow`` the others by ascending k."""
+    ks = frame["k"].to_numpy()
+    if rule == "elbow":
+        others = [int(k) for k in ks if k != chosen]
+    else:
+        values = frame[rule].to_numpy(dtype=np.float64).round(_DECIMALS)
+        if rule != "davies_bouldin":
+            values = -values
+        values = np.where(np.isfinite(values), values, np.inf)
+        others = [int(ks[i]) for i in np.lexsort((ks, values)) if ks[i] != chosen]
+    return [chosen, *others]
+
+
 def _elbow(ks: np.ndarray, inertia: np.ndarray) -> int:
     if ks.size < 3 or inertia[0] == inertia[-1]:
         return int(ks[0])
@@ -677,6 +692,7 @@ def score_segmentations(
     segment_algorithm: str,
     segment_selection_rule: str,
     segment_k_tolerance: float,
+    segment_min_stability: float,
     segment_count: int | None,
     segment_n_init: int,
     silhouette_sample_size: int,
@@ -686,8 +702,11 @@ def score_segmentations(
     progress: Progress | None = None,
 ) -> pd.DataFrame:
     """One row per k of the sweep (:data:`SCORE_COLUMNS`, ascending k), scored from the
-    stored labels; exactly one ``is_chosen``. The bootstrap columns and
-    ``structure_strength`` are filled on the chosen row only."""
+    stored labels; exactly one ``is_chosen``. The bootstrap columns are filled on every
+    row whose stability was measured (the chosen one, and with ``segment_min_stability``
+    the candidates tried before it), ``structure_strength`` on the chosen row only. When
+    ``segment_min_stability`` rejects every k, a row ``k = 1`` (one segment, NaN scores)
+    is added and chosen with ``selection_rule = "no_stable_segments"``."""
     if segment_selection_rule not in SELECTION_RULES:
         raise ValueError(
             f"unknown segment_selection_rule {segment_selection_rule!r}; expected one of"
@@ -695,6 +714,8 @@ def score_segmentations(
         )
     if not 0 <= segment_k_tolerance < 1:
         raise ValueError(f"segment_k_tolerance must be in [0, 1), got {segment_k_tolerance}")
+    if not 0 <= segment_min_stability <= 1:
+        raise ValueError(f"segment_min_stability must be in [0, 1], got {segment_min_stability}")
     for name, value in (
         ("silhouette_sample_size", silhouette_sample_size),
         ("segment_bootstrap_resamples", segment_bootstrap_resamples),
@@ -721,6 +742,29 @@ def score_segmentations(
         f"segmentation scores: {len(ks)} k scored in {time.perf_counter() - started:.1f} s",
     )
 
+    stabilities: dict[int, float] = {}
+
+    def stability_of(k: int) -> float:
+        if k not in stabilities:
+            started = time.perf_counter()
+            stabilities[k] = _bootstrap_stability(
+                x,
+                labels_by_k[k],
+                k,
+                segment_algorithm=segment_algorithm,
+                segment_n_init=segment_n_init,
+                segment_bootstrap_resamples=segment_bootstrap_resamples,
+                segment_bootstrap_sample_size=segment_bootstrap_sample_size,
+                random_seed=random_seed,
+            )
+            _say(
+                progress,
+                f"segmentation scores: k={k} bootstrap stability {stabilities[k]:.3f} from"
+                f" {segment_bootstrap_resamples} resamples"
+                f" in {time.perf_counter() - started:.1f} s",
+            )
+        return stabilities[k]
+
     if segment_algorithm == "dbscan":
         chosen, rule = ks[0], "dbscan"
     elif ks == [1]:
@@ -733,32 +777,27 @@ def score_segmentations(
         candidates = scores[scores["k"] >= 2]
         chosen = _choose_k(candidates, segment_selection_rule, segment_k_tolerance)
         rule = segment_selection_rule
+        if segment_min_stability > 0:
+            order = _preference_order(candidates, segment_selection_rule, chosen)
+            stable = [k for k in order if stability_of(k) >= segment_min_stability][:1]
+            if stable:
+                chosen = stable[0]
+            else:
+                chosen, rule = 1, "no_stable_segments"
+                whole = _score(x, np.zeros(x.shape[0], dtype=np.int64))
+                scores = pd.concat([pd.DataFrame([{"k": 1, **whole}]), scores])
+                scores = scores.reset_index(drop=True)
 
     scores["k"] = scores["k"].astype(np.int64)
     scores["is_chosen"] = scores["k"] == chosen
     scores["algorithm"] = segment_algorithm
     scores["selection_rule"] = rule
-    stability = np.nan
     if segment_algorithm != "dbscan" and chosen >= 2:
-        started = time.perf_counter()
-        stability = _bootstrap_stability(
-            x,
-            labels_by_k[chosen],
-            chosen,
-            segment_algorithm=segment_algorithm,
-            segment_n_init=segment_n_init,
-            segment_bootstrap_resamples=segment_bootstrap_resamples,
-            segment_bootstrap_sample_size=segment_bootstrap_sample_size,
-            random_seed=random_seed,
-        )
-        _say(
-            progress,
-            f"segmentation scores: bootstrap stability {stability:.3f} from"
-            f" {segment_bootstrap_resamples} resamples in {time.perf_counter() - started:.1f} s",
-        )
+        stability_of(chosen)
+    stability = stabilities.get(chosen, np.nan)
     chosen_row = scores["is_chosen"].to_numpy()
-    scores["bootstrap_stability"] = np.where(chosen_row, stability, np.nan)
-    measured = chosen_row & np.isfinite(stability)
+    measured = scores["k"].isin(list(stabilities)).to_numpy()
+    scores["bootstrap_stability"] = scores["k"].map(stabilities).astype(np.float64)
     sample_size = min(x.shape[0], segment_bootstrap_sample_size)
     scores["bootstrap_resamples"] = pd.Series(
         [segment_bootstrap_resamples if m else None for m in measured], dtype="Int64"
@@ -767,10 +806,12 @@ def score_segmentations(
         [sample_size if m else None for m in measured], dtype="Int64"
     )
     silhouette_chosen = float(scores.loc[chosen_row, "silhouette"].iloc[0])
-    scores["structure_strength"] = pd.Series(
-        np.where(chosen_row, structure_strength(silhouette_chosen, stability), None),
-        dtype="object",
+    strength = (
+        "no stable segments"
+        if rule == "no_stable_segments"
+        else structure_strength(silhouette_chosen, stability)
     )
+    scores["structure_strength"] = pd.Series(np.where(chosen_row, strength, None), dtype="object")
     return scores[list(SCORE_COLUMNS)]
 
 
@@ -792,6 +833,8 @@ def assign_segments(
     x = fm.matrix
     labels_by_k = _sweep_labels(sweep, fm)
     k = int(chosen.iloc[0])
+    if k == 1 and k not in labels_by_k:  # no stable segments: everyone in one
+        labels_by_k[1] = np.zeros(x.shape[0], dtype=np.int64)
     if k not in labels_by_k:
         raise ValueError(f"the sweep has no labels for the chosen k={k}")
     labels = labels_by_k[k]
@@ -824,6 +867,7 @@ def run_segmentation(
     segment_k_max: int,
     segment_selection_rule: str,
     segment_k_tolerance: float,
+    segment_min_stability: float,
     segment_count: int | None,
     segment_n_init: int,
     segment_fit_sample_size: int,
@@ -861,6 +905,7 @@ def run_segmentation(
         segment_algorithm=segment_algorithm,
         segment_selection_rule=segment_selection_rule,
         segment_k_tolerance=segment_k_tolerance,
+        segment_min_stability=segment_min_stability,
         segment_count=segment_count,
         segment_n_init=segment_n_init,
         silhouette_sample_size=silhouette_sample_size,

@@ -36,6 +36,7 @@ BASE_SETTINGS: dict[str, object] = {
     "segment_k_max": 10,
     "segment_selection_rule": "davies_bouldin",
     "segment_k_tolerance": 0.0,
+    "segment_min_stability": 0.0,
     "segment_count": None,
     "segment_n_init": 3,
     "segment_fit_sample_size": 50_000,
