@@ -779,9 +779,10 @@ def score_segmentations(
         rule = segment_selection_rule
         if segment_min_stability > 0:
             order = _preference_order(candidates, segment_selection_rule, chosen)
-            stable = [k for k in order if stability_of(k) >= segment_min_stability][:1]
-            if stable:
-                chosen = stable[0]
+            # measured lazily: the first stable candidate stops the search
+            stable = next((k for k in order if stability_of(k) >= segment_min_stability), None)
+            if stable is not None:
+                chosen = stable
             else:
                 chosen, rule = 1, "no_stable_segments"
                 whole = _score(x, np.zeros(x.shape[0], dtype=np.int64))
