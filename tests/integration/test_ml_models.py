@@ -158,8 +158,9 @@ def test_stored_scores_match_sklearn(zeotap: BuiltProject) -> None:
         assert row.calinski_harabasz == pytest.approx(
             calinski_harabasz_score(matrix, labels), rel=1e-9
         )
-        # 200 customers < silhouette_sample_size: the exact silhouette of all customers
-        assert row.silhouette == pytest.approx(silhouette_score(matrix, labels), rel=1e-9)
+        # 200 customers < silhouette_sample_size: the silhouette of all customers (distances
+        # by the dot-product expansion lose ~1e-9 relative where customers nearly coincide)
+        assert row.silhouette == pytest.approx(silhouette_score(matrix, labels), rel=1e-7)
 
 
 def test_assignments_reuse_the_sweep_labels(
