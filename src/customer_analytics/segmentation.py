@@ -3,7 +3,9 @@
 Three steps, one dbt Python model each, so that no number of segments is ever fitted twice:
 
 * :func:`sweep_segmentations` -- builds the feature matrix, fits every candidate ``k``
-  once, computes the 2-D PCA once, and returns one row per customer with the (canonical)
+  once (above ``segment_fit_sample_size`` customers on a fixed-seed sample of that many,
+  every customer then joining the nearest segment), computes the 2-D PCA once (fitted on
+  the same sample), and returns one row per customer with the (canonical)
   labels of every ``k`` in ``segment_id_k<k>`` columns (model ``segmentation_sweep``);
 * :func:`score_segmentations` -- scores the stored labels of every ``k`` (nothing is
   refitted), picks ``k``, and measures the chosen segmentation's bootstrap stability
@@ -27,7 +29,8 @@ Scores and the choice of k
 For every candidate ``k`` in ``segment_k_min..segment_k_max``:
 
 * ``davies_bouldin`` (lower is better) and ``calinski_harabasz`` (higher is better) on all
-  customers;
+  customers, exactly, from the segment means and each customer's distance to its mean (one
+  pass; the formulas of scikit-learn's functions);
 * ``silhouette`` (higher is better) on a fixed-seed sample of ``silhouette_sample_size``
   customers (all of them when there are fewer), the same sample for every ``k``; the
   sample's distances are computed once, in 64 MiB chunks, and shared by all ``k``;
@@ -42,11 +45,19 @@ the chord from the first to the last point (Kneedle); it needs three candidates 
 changing inertia, otherwise the smallest ``k``. A fixed ``segment_count`` bypasses the
 rule (``selection_rule = "fixed"``) but the sweep is still scored.
 
+``segment_min_stability`` > 0 (stability-based model selection, after Ben-Hur et al. and
+Lange et al.): the candidates are tried in the rule's order (its choice first, then the
+others from the best score down), each one's ``bootstrap_stability`` is measured, and the
+first that reaches the threshold is chosen. When none does, every customer is in one
+segment: a row ``k = 1`` is added and chosen (``selection_rule = "no_stable_segments"``,
+``structure_strength = "no stable segments"``), since a split that does not come back on
+resampled customers is noise to act on.
+
 Quality of the chosen segmentation
 ----------------------------------
 ``bootstrap_stability``: the mean adjusted Rand index, over ``segment_bootstrap_resamples``
-resamples drawn with fixed seeds (``random_seed`` and the resample number), between the
-chosen labels and the labels the same algorithm with the same ``k`` gives after fitting on
+resamples drawn with fixed seeds (``random_seed`` and the resample number), between a k's
+stored labels and the labels the same algorithm with the same ``k`` gives after fitting on
 the resample (each customer joins the nearest segment mean of the resample's fit). The
 resamples have ``min(n, segment_bootstrap_sample_size)`` customers drawn with replacement
 and the agreement is measured on a fixed-seed evaluation sample of that size, so the cost
@@ -60,19 +71,21 @@ Algorithms
 ----------
 ``kmeans`` (default)
     ``sklearn.cluster.KMeans`` with ``n_init = segment_n_init`` restarts, ``max_iter=300``
-    and ``random_state = random_seed``. Above ``KMEANS_PILOT_ROWS`` customers the restarts
-    run on a fixed-seed sample of that many and the best one's centres start one fit on
-    all customers, so restarts stay cheap at a million customers.
+    and ``random_state = random_seed``. Above ``segment_fit_sample_size`` customers it is
+    fitted on the fixed-seed sample and every customer joins the nearest centre: no
+    full-data refit, so the sweep costs the same at a million customers as at 20,000.
 ``agglomerative``
     Ward linkage (``scipy.cluster.hierarchy.linkage``), built once and cut at every ``k``;
-    above ``MAX_AGGLOMERATIVE_CUSTOMERS`` customers on a fixed-seed sample, the others
-    joining the nearest sample segment mean.
+    above ``min(segment_fit_sample_size, MAX_AGGLOMERATIVE_CUSTOMERS)`` customers on a
+    fixed-seed sample, the others joining the nearest sample segment mean.
 ``gaussian_mixture``
-    ``sklearn.mixture.GaussianMixture`` (full covariances, ``segment_n_init`` restarts).
+    ``sklearn.mixture.GaussianMixture`` (full covariances, ``segment_n_init`` restarts),
+    fitted on the sample above ``segment_fit_sample_size``, every customer predicted.
 ``dbscan``
     ``sklearn.cluster.DBSCAN(dbscan_eps, dbscan_min_samples)`` finds its own number of
     segments (one sweep column); noise customers get ``segment_id = -1`` and a NaN
-    distance. ``segment_count`` cannot be combined with it. No bootstrap stability.
+    distance. It always runs on all customers (it has no notion of a fit sample).
+    ``segment_count`` cannot be combined with it. No bootstrap stability.
 
 Degenerate inputs
 -----------------
