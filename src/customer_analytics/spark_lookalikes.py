@@ -143,4 +143,5 @@ def lookalikes_for_relation(
         features=features,
         log_features=log_features,
         k=k,
+        as_arrow=True,
     )

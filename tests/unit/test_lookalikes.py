@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import yaml
 from sklearn.datasets import make_blobs
@@ -20,6 +21,7 @@ from customer_analytics.lookalikes import (
     audience_from_features,
     expand_audience,
     lookalike_matrix,
+    lookalike_table,
     lookalikes_from_features,
     top_k_lookalikes,
 )
@@ -498,3 +500,24 @@ def test_ivf_output_does_not_depend_on_the_thread_count():
     finally:
         faiss.omp_set_num_threads(before)
     pd.testing.assert_frame_equal(one, two)
+
+
+def test_lookalike_table_equals_the_frame() -> None:
+    """The Arrow path (the dbt model's) gives the same rows, ids and scores as pandas."""
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(300, 5))
+    x[7] = x[3]  # an exact tie
+    x[9] = 0.0  # a zero vector
+    ids = np.array([f"C{i:04d}" for i in rng.permutation(300)], dtype=object)
+    for method in ("exact", "ivf"):
+        table = lookalike_table(ids, x, 3, method=method, n_cells=10, n_probe=10)
+        assert table.column_names == list(LOOKALIKE_COLUMNS)
+        assert table.schema.field("customer_id").type == pa.string()
+        frame = top_k_lookalikes(ids, x, 3, method=method, n_cells=10, n_probe=10)
+        got = table.to_pandas()
+        assert got["customer_id"].tolist() == frame["customer_id"].tolist()
+        assert got["lookalike_customer_id"].tolist() == frame["lookalike_customer_id"].tolist()
+        assert got["lookalike_rank"].tolist() == frame["lookalike_rank"].tolist()
+        np.testing.assert_array_equal(
+            got["similarity_score"].to_numpy(), frame["similarity_score"].to_numpy()
+        )

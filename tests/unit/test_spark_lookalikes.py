@@ -11,6 +11,7 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from customer_analytics import lookalikes
@@ -82,5 +83,7 @@ def test_pandas_input_takes_the_single_process_path() -> None:
             log_features=[],
             k=1,
         )
-    pairs = dict(zip(result["customer_id"], result["lookalike_customer_id"], strict=True))
+    assert isinstance(result, pa.Table)  # DuckDB: Arrow, no Python object per row
+    columns = result.to_pydict()
+    pairs = dict(zip(columns["customer_id"], columns["lookalike_customer_id"], strict=True))
     assert pairs == {"C1": "C4", "C4": "C1", "C2": "C3", "C3": "C2"}

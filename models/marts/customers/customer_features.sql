@@ -13,19 +13,21 @@ with customers as (
     select * from {{ ref('customers') }}
 ),
 
-transactions as (
-    select * from {{ ref('int_transactions_enriched') }}
+-- already aggregated to customer x category (exact decimal sums, so summing them again
+-- gives the same totals as summing the transactions)
+customer_category_sales as (
+    select * from {{ ref('int_customer_category_sales') }}
 ),
 
 spend_pivoted_to_customer as (
     select
         customer_id,
         {% for column in share_columns -%}
-            sum(case when category = {{ quoted_literal(column.category) }} then total_value else 0 end)
+            sum(case when category = {{ quoted_literal(column.category) }} then revenue else 0 end)
                 as category_{{ loop.index }}_revenue,
         {% endfor -%}
-        sum(total_value) as customer_revenue
-    from transactions
+        sum(revenue) as customer_revenue
+    from customer_category_sales
     group by customer_id
 ),
 

@@ -14,7 +14,11 @@ trusted as (
         cast(price as {{ dbt.type_float() }}) as price,
         -- summed by every mart: an exact decimal, so the sum does not depend on row order
         total_value,
-        is_before_signup
+        is_before_signup,
+        signup_date,
+        region,
+        product_name,
+        category
     from checked
     where quarantine_reason is null
 )

@@ -35,12 +35,16 @@ products as (
     select * from {{ ref('stg_shop__products') }}
 ),
 
-delivered_customer_ids as (
+-- Delivered ids that were held back: every delivered id is either trusted (in the
+-- customers / products views) or in one of these, so one lookup join per table suffices.
+held_back_customer_ids as (
     select distinct customer_id from customers_checked
+    where quarantine_reason is not null and customer_id is not null
 ),
 
-delivered_product_ids as (
+held_back_product_ids as (
     select distinct product_id from products_checked
+    where quarantine_reason is not null and product_id is not null
 ),
 
 renamed as (
@@ -103,18 +107,22 @@ typed_with_references as (
         case
             when typed.price_problem is null then {{ dbt.safe_cast('typed.price_text', type_money()) }}
         end as price,
-        delivered_customer_ids.customer_id is not null as is_delivered_customer,
+        customers.customer_id is not null
+        or typed.customer_id in (select held_back_customer_ids.customer_id from held_back_customer_ids)
+            as is_delivered_customer,
         customers.customer_id is not null as is_known_customer,
-        delivered_product_ids.product_id is not null as is_delivered_product,
+        products.product_id is not null
+        or typed.product_id in (select held_back_product_ids.product_id from held_back_product_ids)
+            as is_delivered_product,
         products.product_id is not null as is_known_product,
-        customers.signup_date
+        -- carried for trusted rows, so int_transactions_enriched needs no second join
+        customers.signup_date,
+        customers.region,
+        products.product_name,
+        products.category
     from typed
-    left join delivered_customer_ids
-        on typed.customer_id = delivered_customer_ids.customer_id
     left join customers
         on typed.customer_id = customers.customer_id
-    left join delivered_product_ids
-        on typed.product_id = delivered_product_ids.product_id
     left join products
         on typed.product_id = products.product_id
 ),
@@ -138,6 +146,10 @@ checked as (
         total_value,
         price,
         coalesce(cast(transaction_at as date) < signup_date, false) as is_before_signup,
+        signup_date,
+        region,
+        product_name,
+        category,
         nullif(concat_ws(
             '; ',
             case when transaction_id is null then 'missing TransactionID' end,
