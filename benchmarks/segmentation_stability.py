@@ -64,9 +64,11 @@ def features_of(database: str) -> pd.DataFrame:
 def labels(
     frame: pd.DataFrame, settings: dict[str, Any], *, inner: bool = False
 ) -> tuple[pd.Series, pd.DataFrame]:
-    # inner runs (other seeds, resamples) only need labels: skip their stored bootstrap
+    # inner runs (other seeds, resamples) only need labels: skip their stored bootstrap,
+    # unless it takes part in choosing k (segment_min_stability), where it must run as set
+    cheap = inner and not settings["segment_min_stability"]
     result = run_segmentation(
-        frame, **{**settings, **({"segment_bootstrap_resamples": 1} if inner else {})}
+        frame, **{**settings, **({"segment_bootstrap_resamples": 1} if cheap else {})}
     )
     assigned = result.assignments.set_index("customer_id")["segment_id"]
     return assigned, result.scores

@@ -6,6 +6,9 @@ seed) from the ``customer_features`` of a built database -- for example one buil
 ``customer_analytics.segmentation`` with the ``dbt_project.yml`` settings, printing the
 progress lines (k, seconds) and the time of each step.
 
+``--check-determinism`` runs the three steps a second time and fails unless every output
+is identical to the last digit.
+
 Usage::
 
     python benchmarks/segmentation_sweep_scale.py --database gen30k.duckdb --customers 1000000
@@ -20,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import yaml
 
@@ -36,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", required=True)
     parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--check-determinism", action="store_true")
     args = parser.parse_args(argv)
     v = yaml.safe_load((REPO_ROOT / "dbt_project.yml").read_text())["vars"]
     with duckdb.connect(args.database, read_only=True) as connection:
@@ -55,45 +60,57 @@ def main(argv: list[str] | None = None) -> int:
         "segment_log_features": v["segment_log_features"],
         "segment_algorithm": v["segment_algorithm"],
     }
-    started = time.perf_counter()
-    sweep = sweep_segmentations(
-        table,
-        **common,
-        segment_k_min=v["segment_k_min"],
-        segment_k_max=v["segment_k_max"],
-        segment_count=v["segment_count"],
-        segment_n_init=v["segment_n_init"],
-        dbscan_eps=v["dbscan_eps"],
-        dbscan_min_samples=v["dbscan_min_samples"],
-        random_seed=v["random_seed"],
-        progress=say,
-    )
-    swept = time.perf_counter()
-    print(f"sweep: {swept - started:.1f} s", flush=True)
-    scores = score_segmentations(
-        table,
-        sweep,
-        **common,
-        segment_selection_rule=v["segment_selection_rule"],
-        segment_k_tolerance=v["segment_k_tolerance"],
-        segment_count=v["segment_count"],
-        segment_n_init=v["segment_n_init"],
-        silhouette_sample_size=v["silhouette_sample_size"],
-        segment_bootstrap_resamples=v["segment_bootstrap_resamples"],
-        segment_bootstrap_sample_size=v["segment_bootstrap_sample_size"],
-        random_seed=v["random_seed"],
-        progress=say,
-    )
-    scored = time.perf_counter()
-    print(f"scores (incl. bootstrap): {scored - swept:.1f} s", flush=True)
-    assign_segments(table, sweep, scores, **common)
-    done = time.perf_counter()
-    chosen = scores[scores["is_chosen"]].iloc[0]
-    print(
-        f"assignments: {done - scored:.1f} s; total {done - started:.1f} s;"
-        f" k={int(chosen['k'])} stability={chosen['bootstrap_stability']:.3f}",
-        flush=True,
-    )
+
+    def run_once() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        started = time.perf_counter()
+        sweep = sweep_segmentations(
+            table,
+            **common,
+            segment_k_min=v["segment_k_min"],
+            segment_k_max=v["segment_k_max"],
+            segment_count=v["segment_count"],
+            segment_n_init=v["segment_n_init"],
+            segment_fit_sample_size=v["segment_fit_sample_size"],
+            dbscan_eps=v["dbscan_eps"],
+            dbscan_min_samples=v["dbscan_min_samples"],
+            random_seed=v["random_seed"],
+            progress=say,
+        )
+        swept = time.perf_counter()
+        print(f"sweep: {swept - started:.1f} s", flush=True)
+        scores = score_segmentations(
+            table,
+            sweep,
+            **common,
+            segment_selection_rule=v["segment_selection_rule"],
+            segment_k_tolerance=v["segment_k_tolerance"],
+            segment_min_stability=v["segment_min_stability"],
+            segment_count=v["segment_count"],
+            segment_n_init=v["segment_n_init"],
+            silhouette_sample_size=v["silhouette_sample_size"],
+            segment_bootstrap_resamples=v["segment_bootstrap_resamples"],
+            segment_bootstrap_sample_size=v["segment_bootstrap_sample_size"],
+            random_seed=v["random_seed"],
+            progress=say,
+        )
+        scored = time.perf_counter()
+        print(f"scores (incl. bootstrap): {scored - swept:.1f} s", flush=True)
+        assignments = assign_segments(table, sweep, scores, **common)
+        done = time.perf_counter()
+        chosen = scores[scores["is_chosen"]].iloc[0]
+        print(
+            f"assignments: {done - scored:.1f} s; total {done - started:.1f} s;"
+            f" k={int(chosen['k'])} stability={chosen['bootstrap_stability']:.3f}",
+            flush=True,
+        )
+        return sweep, scores, assignments
+
+    first = run_once()
+    if args.check_determinism:
+        print("second run (determinism check):", flush=True)
+        for name, a, b in zip(("sweep", "scores", "assignments"), first, run_once(), strict=True):
+            pd.testing.assert_frame_equal(a, b, check_exact=True)
+            print(f"  {name}: identical ({len(a):,} rows)", flush=True)
     return 0
 
 

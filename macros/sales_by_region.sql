@@ -6,8 +6,8 @@
     attributes:  further columns of stg_shop__products carried along (one value per key)
 
     By category the sales come from int_customer_category_sales (already one row per
-    customer and category, so a customer counts once per row); by product from the
-    transactions.
+    customer and category, so a customer counts once per row); by product from
+    int_product_region_sales (already one row per product and region).
 -#}
 {% macro sales_by_region(entity_key, attributes=[]) %}
 {%- set by_category = entity_key == 'category' %}
@@ -25,8 +25,8 @@ customer_category_sales as (
     select * from {{ ref('int_customer_category_sales') }}
 ),
 {%- else -%}
-transactions as (
-    select * from {{ ref('int_transactions_enriched') }}
+product_region_sales as (
+    select * from {{ ref('int_product_region_sales') }}
 ),
 {%- endif %}
 
@@ -60,11 +60,11 @@ sales_aggregated as (
         count(*) as customers
     from customer_category_sales
         {%- else -%}
-        sum(total_value) as revenue,
+        sum(revenue) as revenue,
         {{ sum_as_bigint('quantity') }} as units,
-        count(*) as transactions,
-        count(distinct customer_id) as customers
-    from transactions
+        {{ sum_as_bigint('transaction_count') }} as transactions,
+        {{ sum_as_bigint('customers') }} as customers
+    from product_region_sales
         {%- endif %}
     group by {{ entity_key }}, region
 ),

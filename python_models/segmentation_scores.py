@@ -23,6 +23,7 @@ def model(dbt: Any, session: Any) -> Any:
             "segment_algorithm": dbt.config.get("segment_algorithm"),
             "segment_selection_rule": dbt.config.get("segment_selection_rule"),
             "segment_k_tolerance": dbt.config.get("segment_k_tolerance"),
+            "segment_min_stability": dbt.config.get("segment_min_stability"),
             "segment_count": dbt.config.get("segment_count"),
             "segment_n_init": dbt.config.get("segment_n_init"),
             "silhouette_sample_size": dbt.config.get("silhouette_sample_size"),

@@ -24,6 +24,7 @@ def model(dbt: Any, session: Any) -> Any:
             "segment_k_max": dbt.config.get("segment_k_max"),
             "segment_count": dbt.config.get("segment_count"),
             "segment_n_init": dbt.config.get("segment_n_init"),
+            "segment_fit_sample_size": dbt.config.get("segment_fit_sample_size"),
             "dbscan_eps": dbt.config.get("dbscan_eps"),
             "dbscan_min_samples": dbt.config.get("dbscan_min_samples"),
             "random_seed": dbt.config.get("random_seed"),

@@ -26,5 +26,7 @@ def forward_to_dbt(*logger_names: str) -> None:
     for name in logger_names:
         logger = logging.getLogger(name)
         logger.setLevel(logging.INFO)
+        # shown once: not also by a handler of the package logger (lookalikes print to stderr)
+        logger.propagate = False
         if not any(isinstance(handler, _DbtHandler) for handler in logger.handlers):
             logger.addHandler(_DbtHandler())

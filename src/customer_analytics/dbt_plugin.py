@@ -22,6 +22,7 @@ import duckdb
 from dbt.adapters.duckdb.plugins import BasePlugin
 
 from customer_analytics import dbt_settings, publish
+from customer_analytics.dbt_logging import forward_to_dbt
 
 CHECK_FUNCTION = "customer_analytics_check_settings"
 PUBLISH_FUNCTION = "customer_analytics_publish"
@@ -145,6 +146,7 @@ class Plugin(BasePlugin):
                 cursor.close()
 
         def publish_udf(text: str) -> str:
+            forward_to_dbt("customer_analytics.publish")  # a line per table at scale
             cursor = conn.cursor()
             try:
                 return publish_build(cursor, json.loads(text))

@@ -231,13 +231,13 @@ def build_feature_matrix(
     id_series = customer_features[id_column]
     if id_series.isna().any():
         raise ValueError(f"{id_column!r} has missing values")
-    duplicated = id_series.duplicated(keep=False)
-    if duplicated.any():
-        first = sorted(id_series[duplicated].unique())[0]
-        raise ValueError(f"{id_column!r} is not unique (first duplicate: {first!r})")
-
     order = np.argsort(id_series.to_numpy(), kind="stable")
     ids = id_series.to_numpy()[order]
+    # sorted, so a duplicate sits next to its twin; the first one is the smallest
+    duplicated = ids[1:] == ids[:-1]
+    if duplicated.any():
+        first = ids[1:][duplicated][0]
+        raise ValueError(f"{id_column!r} is not unique (first duplicate: {first!r})")
     entry_sizes = np.bincount([position for position, _ in entries])
     blocks: list[np.ndarray] = []
     names: list[str] = []

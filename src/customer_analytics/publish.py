@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import json
+import logging
 import os
 import re
 import shutil
@@ -599,6 +600,8 @@ def _write_build_tables(
         )
 
 
+_LOG = logging.getLogger(__name__)  # progress: one line per table copied or exported
+
 BUILD_TABLES = (Relation("main", "build_info"), Relation("main", "published_tables"))
 """Tables the publish step adds beside the marts."""
 
@@ -619,8 +622,9 @@ def _copy_into(
         connection.execute(
             f"create schema if not exists {quote_identifier(target)}.{quote_identifier(schema)}"
         )
-    for model in models:
+    for number, model in enumerate(models, start=1):
         relation = model.relation
+        started = time.perf_counter()
         connection.execute(
             f"create table {relation.sql(target)} as select * from {relation.sql(source)}"
         )
@@ -643,6 +647,14 @@ def _copy_into(
             )
         rows = connection.execute(f"select count(*) from {relation.sql(target)}").fetchone()
         counts.append((relation.schema, relation.name, int(rows[0]) if rows else 0))
+        _LOG.info(
+            "publish: [%d/%d] %s copied, %s rows in %.1f s",
+            number,
+            len(models),
+            relation,
+            f"{counts[-1][2]:,}",
+            time.perf_counter() - started,
+        )
     return counts
 
 
@@ -726,7 +738,8 @@ def _export_parquet(
 ) -> ParquetExport:
     export_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for relation in relations:
+    for number, relation in enumerate(relations, start=1):
+        started = time.perf_counter()
         name = names[relation]
         query = f"select * from {relation.sql(source_catalog)}"
         if partition_by.get(name):
@@ -736,6 +749,13 @@ def _export_parquet(
             target = export_dir / f"{name}.parquet"
             _export_file(connection, query, target)
         written.append(target)
+        _LOG.info(
+            "publish: [%d/%d] %s exported in %.1f s",
+            number,
+            len(relations),
+            target.name,
+            time.perf_counter() - started,
+        )
     build_query = (
         "select ?::timestamp as built_at, ?::varchar as invocation_id, ?::varchar as input,"
         " ?::varchar as input_format, ?::varchar as vars_given, ?::varchar as dbt_version"

@@ -3,7 +3,9 @@
 Three steps, one dbt Python model each, so that no number of segments is ever fitted twice:
 
 * :func:`sweep_segmentations` -- builds the feature matrix, fits every candidate ``k``
-  once, computes the 2-D PCA once, and returns one row per customer with the (canonical)
+  once (above ``segment_fit_sample_size`` customers on a fixed-seed sample of that many,
+  every customer then joining the nearest segment), computes the 2-D PCA once (fitted on
+  the same sample), and returns one row per customer with the (canonical)
   labels of every ``k`` in ``segment_id_k<k>`` columns (model ``segmentation_sweep``);
 * :func:`score_segmentations` -- scores the stored labels of every ``k`` (nothing is
   refitted), picks ``k``, and measures the chosen segmentation's bootstrap stability
@@ -27,7 +29,8 @@ Scores and the choice of k
 For every candidate ``k`` in ``segment_k_min..segment_k_max``:
 
 * ``davies_bouldin`` (lower is better) and ``calinski_harabasz`` (higher is better) on all
-  customers;
+  customers, exactly, from the segment means and each customer's distance to its mean (one
+  pass; the formulas of scikit-learn's functions);
 * ``silhouette`` (higher is better) on a fixed-seed sample of ``silhouette_sample_size``
   customers (all of them when there are fewer), the same sample for every ``k``; the
   sample's distances are computed once, in 64 MiB chunks, and shared by all ``k``;
@@ -42,11 +45,19 @@ the chord from the first to the last point (Kneedle); it needs three candidates 
 changing inertia, otherwise the smallest ``k``. A fixed ``segment_count`` bypasses the
 rule (``selection_rule = "fixed"``) but the sweep is still scored.
 
+``segment_min_stability`` > 0 (stability-based model selection, after Ben-Hur et al. and
+Lange et al.): the candidates are tried in the rule's order (its choice first, then the
+others from the best score down), each one's ``bootstrap_stability`` is measured, and the
+first that reaches the threshold is chosen. When none does, every customer is in one
+segment: a row ``k = 1`` is added and chosen (``selection_rule = "no_stable_segments"``,
+``structure_strength = "no stable segments"``), since a split that does not come back on
+resampled customers is noise to act on.
+
 Quality of the chosen segmentation
 ----------------------------------
 ``bootstrap_stability``: the mean adjusted Rand index, over ``segment_bootstrap_resamples``
-resamples drawn with fixed seeds (``random_seed`` and the resample number), between the
-chosen labels and the labels the same algorithm with the same ``k`` gives after fitting on
+resamples drawn with fixed seeds (``random_seed`` and the resample number), between a k's
+stored labels and the labels the same algorithm with the same ``k`` gives after fitting on
 the resample (each customer joins the nearest segment mean of the resample's fit). The
 resamples have ``min(n, segment_bootstrap_sample_size)`` customers drawn with replacement
 and the agreement is measured on a fixed-seed evaluation sample of that size, so the cost
@@ -60,19 +71,21 @@ Algorithms
 ----------
 ``kmeans`` (default)
     ``sklearn.cluster.KMeans`` with ``n_init = segment_n_init`` restarts, ``max_iter=300``
-    and ``random_state = random_seed``. Above ``KMEANS_PILOT_ROWS`` customers the restarts
-    run on a fixed-seed sample of that many and the best one's centres start one fit on
-    all customers, so restarts stay cheap at a million customers.
+    and ``random_state = random_seed``. Above ``segment_fit_sample_size`` customers it is
+    fitted on the fixed-seed sample and every customer joins the nearest centre: no
+    full-data refit, so the sweep costs the same at a million customers as at 20,000.
 ``agglomerative``
     Ward linkage (``scipy.cluster.hierarchy.linkage``), built once and cut at every ``k``;
-    above ``MAX_AGGLOMERATIVE_CUSTOMERS`` customers on a fixed-seed sample, the others
-    joining the nearest sample segment mean.
+    above ``min(segment_fit_sample_size, MAX_AGGLOMERATIVE_CUSTOMERS)`` customers on a
+    fixed-seed sample, the others joining the nearest sample segment mean.
 ``gaussian_mixture``
-    ``sklearn.mixture.GaussianMixture`` (full covariances, ``segment_n_init`` restarts).
+    ``sklearn.mixture.GaussianMixture`` (full covariances, ``segment_n_init`` restarts),
+    fitted on the sample above ``segment_fit_sample_size``, every customer predicted.
 ``dbscan``
     ``sklearn.cluster.DBSCAN(dbscan_eps, dbscan_min_samples)`` finds its own number of
     segments (one sweep column); noise customers get ``segment_id = -1`` and a NaN
-    distance. ``segment_count`` cannot be combined with it. No bootstrap stability.
+    distance. It always runs on all customers (it has no notion of a fit sample).
+    ``segment_count`` cannot be combined with it. No bootstrap stability.
 
 Degenerate inputs
 -----------------
@@ -86,7 +99,6 @@ with one feature ``pca_2`` is 0.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
@@ -94,11 +106,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from scipy import sparse
 from scipy.cluster.hierarchy import cut_tree, linkage
 from sklearn.cluster import DBSCAN, KMeans
 from sklearn.decomposition import PCA
-from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score
+from sklearn.metrics import adjusted_rand_score
 from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
@@ -123,8 +134,7 @@ __all__ = [
 ALGORITHMS: tuple[str, ...] = ("kmeans", "agglomerative", "gaussian_mixture", "dbscan")
 SELECTION_RULES: tuple[str, ...] = ("davies_bouldin", "silhouette", "calinski_harabasz", "elbow")
 MAX_ITER = 300
-MAX_AGGLOMERATIVE_CUSTOMERS = 20_000  # Ward needs O(n^2) memory: fit a sample above this
-KMEANS_PILOT_ROWS = 50_000  # above this, KMeans restarts run on a sample of this many
+MAX_AGGLOMERATIVE_CUSTOMERS = 20_000  # Ward needs O(n^2) memory: never fit more than this
 
 SWEEP_COLUMNS: tuple[str, ...] = (
     ID_COLUMN,
@@ -159,7 +169,6 @@ SEGMENT_COLUMNS: tuple[str, ...] = (
 )
 
 _DECIMALS = 10  # scores closer than this are ties
-_SMALL_FIT_ROWS = 50_000
 _LABEL_PREFIX = "segment_id_k"
 
 Progress = Callable[[str], None]
@@ -189,10 +198,11 @@ def _segment_means(x: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarra
     keep = labels >= 0
     rows = labels[keep]
     counts = np.bincount(rows, minlength=k).astype(np.float64)
-    indicator = sparse.csr_array(
-        (np.ones(rows.size), (rows, np.arange(rows.size))), shape=(k, rows.size)
-    )
-    sums = np.asarray(indicator @ x[keep])
+    kept = x if keep.all() else x[keep]
+    # one sequential pass per column: exact order, no sparse-matrix build at 1M rows
+    sums = np.empty((k, x.shape[1]))
+    for j in range(x.shape[1]):
+        sums[:, j] = np.bincount(rows, weights=kept[:, j], minlength=k)
     means = np.divide(sums, counts[:, None], out=np.zeros_like(sums), where=counts[:, None] > 0)
     return means, counts
 
@@ -238,23 +248,43 @@ def _fixed_sample(n: int, size: int, seed: int) -> np.ndarray:
 
 def _score(x: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Scores of one labelling except the silhouette; noise (-1) excluded; NaN where a
-    metric is undefined (fewer than 2 segments, or no customer more than segments)."""
+    metric is undefined (fewer than 2 segments, or no customer more than segments).
+
+    Davies-Bouldin and Calinski-Harabasz are computed exactly from the segment means, the
+    segment sizes and each customer's distance to its mean, one pass over the rows (the
+    formulas of ``sklearn.metrics.davies_bouldin_score`` / ``calinski_harabasz_score``,
+    which the tests compare against).
+    """
     keep = labels >= 0
-    xk, lk = x[keep], labels[keep]
-    n_labels = np.unique(lk).size
+    xk, lk = (x, labels) if keep.all() else (x[keep], labels[keep])
     scores = {
         "davies_bouldin": np.nan,
         "silhouette": np.nan,
         "calinski_harabasz": np.nan,
         "inertia": 0.0,
     }
-    if lk.size:
-        means, _ = _segment_means(xk, lk, int(lk.max()) + 1)
-        diff = xk - means[lk]
-        scores["inertia"] = float(np.einsum("ij,ij->", diff, diff))
-    if 2 <= n_labels <= lk.size - 1:
-        scores["davies_bouldin"] = float(davies_bouldin_score(xk, lk))
-        scores["calinski_harabasz"] = float(calinski_harabasz_score(xk, lk))
+    if not lk.size:
+        return scores
+    means, counts = _segment_means(xk, lk, int(lk.max()) + 1)
+    present = counts > 0
+    distance = _distances(xk, lk, means)
+    within = float(np.dot(distance, distance))
+    scores["inertia"] = within
+    n, k = lk.size, int(np.count_nonzero(present))
+    if not 2 <= k <= n - 1:
+        return scores
+    means, counts = means[present], counts[present]
+    spread = np.bincount(lk, weights=distance)[present] / counts  # mean distance to the mean
+    centre_gaps = euclidean_distances(means)
+    if np.allclose(spread, 0) or np.allclose(centre_gaps, 0):
+        scores["davies_bouldin"] = 0.0
+    else:
+        centre_gaps[centre_gaps == 0] = np.inf
+        ratios = (spread[:, None] + spread[None, :]) / centre_gaps
+        scores["davies_bouldin"] = float(np.mean(np.max(ratios, axis=1)))
+    offset = means - xk.mean(axis=0)
+    between = float(np.dot(counts, np.einsum("ij,ij->i", offset, offset)))
+    scores["calinski_harabasz"] = 1.0 if within == 0 else between * (n - k) / (within * (k - 1.0))
     return scores
 
 
@@ -273,12 +303,15 @@ def _silhouettes(sample: np.ndarray, labellings: list[np.ndarray]) -> list[float
         keep = labels >= 0
         onehot[np.flatnonzero(keep), labels[keep]] = 1.0
         onehots.append(onehot)
-    sums = [np.empty((m, onehot.shape[1])) for onehot in onehots]
+    # all labellings side by side: one matrix product per chunk of distances
+    edges = np.cumsum([0, *(onehot.shape[1] for onehot in onehots)])
+    stacked = np.hstack(onehots) if onehots else np.zeros((m, 0))
+    stacked_sums = np.empty((m, stacked.shape[1]))
     chunk = max(1, (64 << 20) // (8 * max(m, 1)))
     for start in range(0, m, chunk):
         distances = euclidean_distances(sample[start : start + chunk], sample)
-        for total, onehot in zip(sums, onehots, strict=True):
-            total[start : start + chunk] = distances @ onehot
+        stacked_sums[start : start + chunk] = distances @ stacked
+    sums = [stacked_sums[:, edges[i] : edges[i + 1]] for i in range(len(onehots))]
     results = []
     for labels, total in zip(labellings, sums, strict=True):
         keep = labels >= 0
@@ -301,11 +334,21 @@ def _silhouettes(sample: np.ndarray, labellings: list[np.ndarray]) -> list[float
 
 
 class _Labeller:
-    """Fits one algorithm for any k; caches what can be shared across k (the ward tree)."""
+    """Fits one algorithm for any k; caches what can be shared across k (the fit sample,
+    the ward tree).
+
+    Above ``segment_fit_sample_size`` customers every algorithm is fitted on the same
+    fixed-seed sample of that many and every customer joins the nearest segment (KMeans:
+    nearest centre; Gaussian mixture: most probable component; Ward: nearest sample segment
+    mean); nothing is refitted on all rows.
+    """
 
     def __init__(self, x: np.ndarray, settings: _LabellerSettings) -> None:
         self.x = x
         self.settings = settings
+        n = x.shape[0]
+        self.fit_rows = _fixed_sample(n, settings.segment_fit_sample_size, settings.random_seed)
+        self.sampled = self.fit_rows.size < n
         self._tree: np.ndarray | None = None
         self._tree_rows: np.ndarray | None = None
 
@@ -313,25 +356,17 @@ class _Labeller:
         if k == 1:
             return np.zeros(self.x.shape[0], dtype=np.int64)
         s = self.settings
+        fit = self.x[self.fit_rows] if self.sampled else self.x
         if s.segment_algorithm == "kmeans":
-            init: np.ndarray | str = "k-means++"
-            n_init = s.segment_n_init
-            if self.x.shape[0] > KMEANS_PILOT_ROWS:
-                # The restarts run on a fixed-seed sample; the best one's centres start a
-                # single full-data fit (restarts cost ~n_init x less at scale).
-                rows = _fixed_sample(self.x.shape[0], KMEANS_PILOT_ROWS, s.random_seed)
-                pilot = KMeans(
-                    n_clusters=k, n_init=n_init, max_iter=MAX_ITER, random_state=s.random_seed
-                ).fit(self.x[rows])
-                init, n_init = pilot.cluster_centers_, 1
             model = KMeans(
                 n_clusters=k,
-                init=init,
-                n_init=n_init,
+                n_init=s.segment_n_init,
                 max_iter=MAX_ITER,
                 random_state=s.random_seed,
             )
-            return model.fit_predict(self.x).astype(np.int64)
+            if not self.sampled:
+                return model.fit_predict(fit).astype(np.int64)
+            return _nearest_centre(self.x, model.fit(fit).cluster_centers_)
         if s.segment_algorithm == "gaussian_mixture":
             mixture = GaussianMixture(
                 n_components=k,
@@ -340,7 +375,7 @@ class _Labeller:
                 max_iter=MAX_ITER,
                 random_state=s.random_seed,
             )
-            return mixture.fit(self.x).predict(self.x).astype(np.int64)
+            return mixture.fit(fit).predict(self.x).astype(np.int64)
         if s.segment_algorithm == "agglomerative":
             return self._ward_labels(k)
         raise AssertionError(s.segment_algorithm)  # dbscan is handled by the caller
@@ -348,12 +383,8 @@ class _Labeller:
     def _ward_labels(self, k: int) -> np.ndarray:
         n = self.x.shape[0]
         if self._tree is None:
-            limit = MAX_AGGLOMERATIVE_CUSTOMERS
-            if n > limit:
-                rng = np.random.default_rng(self.settings.random_seed)
-                self._tree_rows = np.sort(rng.choice(n, size=limit, replace=False))
-            else:
-                self._tree_rows = np.arange(n)
+            limit = min(MAX_AGGLOMERATIVE_CUSTOMERS, self.settings.segment_fit_sample_size)
+            self._tree_rows = _fixed_sample(n, limit, self.settings.random_seed)
             self._tree = linkage(self.x[self._tree_rows], method="ward")
         assert self._tree_rows is not None
         sample_labels = cut_tree(self._tree, n_clusters=k).ravel().astype(np.int64)
@@ -393,6 +424,21 @@ def _choose_k(frame: pd.DataFrame, rule: str, tolerance: float) -> int:
     return int(ks[good][0])
 
 
+def _preference_order(frame: pd.DataFrame, rule: str, chosen: int) -> list[int]:
+    """The rule's choice first, then the other k from the best score down (ties and
+    NaN scores: smaller k first, NaN last); for ``elbow`` the others by ascending k."""
+    ks = frame["k"].to_numpy()
+    if rule == "elbow":
+        others = [int(k) for k in ks if k != chosen]
+    else:
+        values = frame[rule].to_numpy(dtype=np.float64).round(_DECIMALS)
+        if rule != "davies_bouldin":
+            values = -values
+        values = np.where(np.isfinite(values), values, np.inf)
+        others = [int(ks[i]) for i in np.lexsort((ks, values)) if ks[i] != chosen]
+    return [chosen, *others]
+
+
 def _elbow(ks: np.ndarray, inertia: np.ndarray) -> int:
     if ks.size < 3 or inertia[0] == inertia[-1]:
         return int(ks[0])
@@ -404,7 +450,8 @@ def _elbow(ks: np.ndarray, inertia: np.ndarray) -> int:
     return int(ks[np.argmax(below_chord)])
 
 
-def _pca_columns(x: np.ndarray) -> dict[str, np.ndarray | float]:
+def _pca_columns(x: np.ndarray, fit_rows: np.ndarray) -> dict[str, np.ndarray | float]:
+    """2-D PCA of every row; fitted on ``fit_rows`` (all rows, or the fit sample)."""
     n, d = x.shape
     zeros = np.zeros(n)
     columns: dict[str, np.ndarray | float] = {
@@ -413,11 +460,12 @@ def _pca_columns(x: np.ndarray) -> dict[str, np.ndarray | float]:
         "pca_1_explained_variance_ratio": 0.0,
         "pca_2_explained_variance_ratio": 0.0,
     }
-    if n < 2 or not np.any(x.var(axis=0) > 0):
+    fit = x[fit_rows] if fit_rows.size < n else x
+    if fit.shape[0] < 2 or not np.any(fit.var(axis=0) > 0):
         return columns
-    n_components = min(2, d, n)
+    n_components = min(2, d, fit.shape[0])
     pca = PCA(n_components=n_components, random_state=0)
-    projected = pca.fit_transform(x)
+    projected = pca.fit_transform(x) if fit is x else pca.fit(fit).transform(x)
     for j in range(n_components):
         columns[f"pca_{j + 1}"] = projected[:, j].copy()
         columns[f"pca_{j + 1}_explained_variance_ratio"] = float(pca.explained_variance_ratio_[j])
@@ -431,6 +479,7 @@ def _validate_choice(
     segment_k_max: int,
     segment_count: int | None,
     segment_n_init: int,
+    segment_fit_sample_size: int,
     dbscan_eps: float,
     dbscan_min_samples: int,
 ) -> None:
@@ -448,12 +497,13 @@ def _validate_choice(
             raise ValueError("segment_count cannot be used with dbscan (it finds k itself)")
         if segment_count < 1:
             raise ValueError(f"segment_count must be >= 1, got {segment_count}")
-    for name, value in (
-        ("segment_n_init", segment_n_init),
-        ("dbscan_min_samples", dbscan_min_samples),
+    for name, value, least in (
+        ("segment_n_init", segment_n_init, 1),
+        ("segment_fit_sample_size", segment_fit_sample_size, 2),
+        ("dbscan_min_samples", dbscan_min_samples, 1),
     ):
-        if value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
+        if value < least:
+            raise ValueError(f"{name} must be >= {least}, got {value}")
     if not dbscan_eps > 0:
         raise ValueError(f"dbscan_eps must be > 0, got {dbscan_eps}")
 
@@ -471,10 +521,12 @@ def _matrix(
     )
 
 
-def _threads_for(rows: int) -> threadpool_limits | contextlib.nullcontext[None]:
-    """One BLAS/OpenMP thread for small fits: there, thread start-up and spinning on a
-    busy machine cost more than the work (results do not depend on the thread count)."""
-    return threadpool_limits(limits=1) if rows < _SMALL_FIT_ROWS else contextlib.nullcontext()
+def _one_thread() -> threadpool_limits:
+    """One BLAS/OpenMP thread: every fit is on at most ``segment_fit_sample_size`` rows and
+    the full-data steps are single passes, where thread start-up and spinning cost more than
+    they save (KMeans k = 2..10 on 20,000 rows, 25 restarts, on the loaded 2-core machine:
+    5 s with one thread, 63 s with two). Results do not depend on the thread count."""
+    return threadpool_limits(limits=1)
 
 
 def _say(progress: Progress | None, message: str) -> None:
@@ -492,6 +544,7 @@ def sweep_segmentations(
     segment_k_max: int,
     segment_count: int | None,
     segment_n_init: int,
+    segment_fit_sample_size: int,
     dbscan_eps: float,
     dbscan_min_samples: int,
     random_seed: int,
@@ -508,6 +561,7 @@ def sweep_segmentations(
         segment_k_max=segment_k_max,
         segment_count=segment_count,
         segment_n_init=segment_n_init,
+        segment_fit_sample_size=segment_fit_sample_size,
         dbscan_eps=dbscan_eps,
         dbscan_min_samples=dbscan_min_samples,
     )
@@ -527,8 +581,15 @@ def sweep_segmentations(
             f" in {time.perf_counter() - started:.1f} s",
         )
     else:
-        distinct = _count_distinct_rows(x) if n > 1 else 1
-        k_cap = min(n - 1, distinct) if n > 1 else 0
+        settings = _LabellerSettings(
+            segment_algorithm, segment_n_init, segment_fit_sample_size, random_seed
+        )
+        labeller = _Labeller(x, settings)
+        # k is bounded by what the fit sees: the fit sample when there is one
+        fitted = x[labeller.fit_rows] if labeller.sampled else x
+        m = fitted.shape[0]
+        distinct = _count_distinct_rows(fitted) if m > 1 else 1
+        k_cap = min(m - 1, distinct) if m > 1 else 0
         feasible = [k for k in range(segment_k_min, segment_k_max + 1) if k <= k_cap]
         if segment_count is not None:
             if segment_count != 1 and segment_count > k_cap:
@@ -539,19 +600,24 @@ def sweep_segmentations(
             ks = sorted({*feasible, segment_count})
         else:
             ks = feasible or [1]
-        settings = _LabellerSettings(segment_algorithm, segment_n_init, random_seed)
-        labeller = _Labeller(x, settings)
+        where = (
+            f"fitted on a sample of {m:,} of {n:,} customers, all assigned"
+            if labeller.sampled
+            else f"fitted on {n:,} customers"
+        )
         for k in ks:
             started = time.perf_counter()
-            with _threads_for(n):
+            with _one_thread():
                 labels_by_k[k] = _canonical_labels(x, labeller.labels(k))
             _say(
                 progress,
-                f"segmentation sweep: k={k} fitted on {n:,} customers"
-                f" in {time.perf_counter() - started:.1f} s",
+                f"segmentation sweep: k={k} {where} in {time.perf_counter() - started:.1f} s",
             )
     started = time.perf_counter()
-    sweep = pd.DataFrame({ID_COLUMN: fm.customer_ids, **_pca_columns(x)})
+    fit_rows = _fixed_sample(n, segment_fit_sample_size, random_seed)
+    with _one_thread():
+        pca = _pca_columns(x, fit_rows)
+    sweep = pd.DataFrame({ID_COLUMN: fm.customer_ids, **pca})
     _say(progress, f"segmentation sweep: PCA in {time.perf_counter() - started:.1f} s")
     for k in sorted(labels_by_k):
         sweep[label_column(k)] = labels_by_k[k]
@@ -561,6 +627,7 @@ def sweep_segmentations(
 class _LabellerSettings(NamedTuple):
     segment_algorithm: str
     segment_n_init: int
+    segment_fit_sample_size: int
     random_seed: int
 
 
@@ -613,14 +680,15 @@ def _bootstrap_stability(
     size = min(n, segment_bootstrap_sample_size)
     evaluation = _fixed_sample(n, size, random_seed)
     reference = labels[evaluation]
-    settings = _LabellerSettings(segment_algorithm, segment_n_init, random_seed)
+    # each resample is fitted whole (it has at most segment_bootstrap_sample_size rows)
+    settings = _LabellerSettings(segment_algorithm, segment_n_init, size, random_seed)
     agreements = []
     for resample in range(segment_bootstrap_resamples):
         rng = np.random.default_rng([random_seed, resample])
         rows = rng.choice(n, size=size, replace=True)
         # a tiny resample can hold fewer distinct customers than k
         k_fit = min(k, _count_distinct_rows(x[rows]))
-        with _threads_for(size):
+        with _one_thread():
             fitted = _Labeller(x[rows], settings).labels(k_fit)
         means, counts = _segment_means(x[rows], fitted, k_fit)
         predicted = _nearest_centre(x[evaluation], means[counts > 0])
@@ -637,6 +705,7 @@ def score_segmentations(
     segment_algorithm: str,
     segment_selection_rule: str,
     segment_k_tolerance: float,
+    segment_min_stability: float,
     segment_count: int | None,
     segment_n_init: int,
     silhouette_sample_size: int,
@@ -646,8 +715,11 @@ def score_segmentations(
     progress: Progress | None = None,
 ) -> pd.DataFrame:
     """One row per k of the sweep (:data:`SCORE_COLUMNS`, ascending k), scored from the
-    stored labels; exactly one ``is_chosen``. The bootstrap columns and
-    ``structure_strength`` are filled on the chosen row only."""
+    stored labels; exactly one ``is_chosen``. The bootstrap columns are filled on every
+    row whose stability was measured (the chosen one, and with ``segment_min_stability``
+    the candidates tried before it), ``structure_strength`` on the chosen row only. When
+    ``segment_min_stability`` rejects every k, a row ``k = 1`` (one segment, NaN scores)
+    is added and chosen with ``selection_rule = "no_stable_segments"``."""
     if segment_selection_rule not in SELECTION_RULES:
         raise ValueError(
             f"unknown segment_selection_rule {segment_selection_rule!r}; expected one of"
@@ -655,6 +727,8 @@ def score_segmentations(
         )
     if not 0 <= segment_k_tolerance < 1:
         raise ValueError(f"segment_k_tolerance must be in [0, 1), got {segment_k_tolerance}")
+    if not 0 <= segment_min_stability <= 1:
+        raise ValueError(f"segment_min_stability must be in [0, 1], got {segment_min_stability}")
     for name, value in (
         ("silhouette_sample_size", silhouette_sample_size),
         ("segment_bootstrap_resamples", segment_bootstrap_resamples),
@@ -669,8 +743,9 @@ def score_segmentations(
     ks = sorted(labels_by_k)
     started = time.perf_counter()
     sample = _fixed_sample(x.shape[0], silhouette_sample_size, random_seed)
-    rows = [{"k": k, **_score(x, labels_by_k[k])} for k in ks]
-    silhouettes = _silhouettes(x[sample], [labels_by_k[k][sample] for k in ks])
+    with _one_thread():
+        rows = [{"k": k, **_score(x, labels_by_k[k])} for k in ks]
+        silhouettes = _silhouettes(x[sample], [labels_by_k[k][sample] for k in ks])
     for row, silhouette in zip(rows, silhouettes, strict=True):
         if not np.isnan(row["davies_bouldin"]):
             row["silhouette"] = silhouette
@@ -679,6 +754,29 @@ def score_segmentations(
         progress,
         f"segmentation scores: {len(ks)} k scored in {time.perf_counter() - started:.1f} s",
     )
+
+    stabilities: dict[int, float] = {}
+
+    def stability_of(k: int) -> float:
+        if k not in stabilities:
+            started = time.perf_counter()
+            stabilities[k] = _bootstrap_stability(
+                x,
+                labels_by_k[k],
+                k,
+                segment_algorithm=segment_algorithm,
+                segment_n_init=segment_n_init,
+                segment_bootstrap_resamples=segment_bootstrap_resamples,
+                segment_bootstrap_sample_size=segment_bootstrap_sample_size,
+                random_seed=random_seed,
+            )
+            _say(
+                progress,
+                f"segmentation scores: k={k} bootstrap stability {stabilities[k]:.3f} from"
+                f" {segment_bootstrap_resamples} resamples"
+                f" in {time.perf_counter() - started:.1f} s",
+            )
+        return stabilities[k]
 
     if segment_algorithm == "dbscan":
         chosen, rule = ks[0], "dbscan"
@@ -692,32 +790,28 @@ def score_segmentations(
         candidates = scores[scores["k"] >= 2]
         chosen = _choose_k(candidates, segment_selection_rule, segment_k_tolerance)
         rule = segment_selection_rule
+        if segment_min_stability > 0:
+            order = _preference_order(candidates, segment_selection_rule, chosen)
+            # measured lazily: the first stable candidate stops the search
+            stable = next((k for k in order if stability_of(k) >= segment_min_stability), None)
+            if stable is not None:
+                chosen = stable
+            else:
+                chosen, rule = 1, "no_stable_segments"
+                whole = _score(x, np.zeros(x.shape[0], dtype=np.int64))
+                scores = pd.concat([pd.DataFrame([{"k": 1, **whole}]), scores])
+                scores = scores.reset_index(drop=True)
 
     scores["k"] = scores["k"].astype(np.int64)
     scores["is_chosen"] = scores["k"] == chosen
     scores["algorithm"] = segment_algorithm
     scores["selection_rule"] = rule
-    stability = np.nan
     if segment_algorithm != "dbscan" and chosen >= 2:
-        started = time.perf_counter()
-        stability = _bootstrap_stability(
-            x,
-            labels_by_k[chosen],
-            chosen,
-            segment_algorithm=segment_algorithm,
-            segment_n_init=segment_n_init,
-            segment_bootstrap_resamples=segment_bootstrap_resamples,
-            segment_bootstrap_sample_size=segment_bootstrap_sample_size,
-            random_seed=random_seed,
-        )
-        _say(
-            progress,
-            f"segmentation scores: bootstrap stability {stability:.3f} from"
-            f" {segment_bootstrap_resamples} resamples in {time.perf_counter() - started:.1f} s",
-        )
+        stability_of(chosen)
+    stability = stabilities.get(chosen, np.nan)
     chosen_row = scores["is_chosen"].to_numpy()
-    scores["bootstrap_stability"] = np.where(chosen_row, stability, np.nan)
-    measured = chosen_row & np.isfinite(stability)
+    measured = scores["k"].isin(list(stabilities)).to_numpy()
+    scores["bootstrap_stability"] = scores["k"].map(stabilities).astype(np.float64)
     sample_size = min(x.shape[0], segment_bootstrap_sample_size)
     scores["bootstrap_resamples"] = pd.Series(
         [segment_bootstrap_resamples if m else None for m in measured], dtype="Int64"
@@ -726,10 +820,12 @@ def score_segmentations(
         [sample_size if m else None for m in measured], dtype="Int64"
     )
     silhouette_chosen = float(scores.loc[chosen_row, "silhouette"].iloc[0])
-    scores["structure_strength"] = pd.Series(
-        np.where(chosen_row, structure_strength(silhouette_chosen, stability), None),
-        dtype="object",
+    strength = (
+        "no stable segments"
+        if rule == "no_stable_segments"
+        else structure_strength(silhouette_chosen, stability)
     )
+    scores["structure_strength"] = pd.Series(np.where(chosen_row, strength, None), dtype="object")
     return scores[list(SCORE_COLUMNS)]
 
 
@@ -751,6 +847,8 @@ def assign_segments(
     x = fm.matrix
     labels_by_k = _sweep_labels(sweep, fm)
     k = int(chosen.iloc[0])
+    if k == 1 and k not in labels_by_k:  # no stable segments: everyone in one
+        labels_by_k[1] = np.zeros(x.shape[0], dtype=np.int64)
     if k not in labels_by_k:
         raise ValueError(f"the sweep has no labels for the chosen k={k}")
     labels = labels_by_k[k]
@@ -783,8 +881,10 @@ def run_segmentation(
     segment_k_max: int,
     segment_selection_rule: str,
     segment_k_tolerance: float,
+    segment_min_stability: float,
     segment_count: int | None,
     segment_n_init: int,
+    segment_fit_sample_size: int,
     silhouette_sample_size: int,
     segment_bootstrap_resamples: int,
     segment_bootstrap_sample_size: int,
@@ -806,6 +906,7 @@ def run_segmentation(
         segment_k_max=segment_k_max,
         segment_count=segment_count,
         segment_n_init=segment_n_init,
+        segment_fit_sample_size=segment_fit_sample_size,
         dbscan_eps=dbscan_eps,
         dbscan_min_samples=dbscan_min_samples,
         random_seed=random_seed,
@@ -818,6 +919,7 @@ def run_segmentation(
         segment_algorithm=segment_algorithm,
         segment_selection_rule=segment_selection_rule,
         segment_k_tolerance=segment_k_tolerance,
+        segment_min_stability=segment_min_stability,
         segment_count=segment_count,
         segment_n_init=segment_n_init,
         silhouette_sample_size=silhouette_sample_size,

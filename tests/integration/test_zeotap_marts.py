@@ -146,3 +146,31 @@ def test_product_and_category_performance(
     assert actual["revenue"].to_numpy() == pytest.approx(expected.to_numpy(), abs=0.005)
     assert actual["revenue_rank"].tolist() == [4, 3, 2, 1]
     assert built.scalar("select count(*) from product_sales") == 100 * 4
+
+
+def test_product_figures_match_the_raw_transactions(
+    built: BuiltProject, raw: dict[str, pd.DataFrame]
+) -> None:
+    """products and product_sales (both read the product x region aggregate) against the raw
+    lines: distinct customers per product and per product and region, units, revenue."""
+    enriched = raw["enriched"]
+    per_product = enriched.groupby("ProductID").agg(
+        customers=("CustomerID", "nunique"),
+        units=("Quantity", "sum"),
+        transactions=("TransactionID", "count"),
+        revenue=("TotalValue", "sum"),
+    )
+    products = built.query("select * from products").set_index("product_id")
+    sold = products.loc[per_product.index]
+    assert sold["customers"].tolist() == per_product["customers"].tolist()
+    assert sold["units"].tolist() == per_product["units"].tolist()
+    assert sold["transactions"].tolist() == per_product["transactions"].tolist()
+    assert sold["revenue"].to_numpy() == pytest.approx(per_product["revenue"].to_numpy(), abs=0.005)
+    per_region = enriched.groupby(["ProductID", "Region"])["CustomerID"].nunique()
+    by_region = built.query(
+        "select product_id, region, customers from product_sales where customers > 0"
+    ).set_index(["product_id", "region"])["customers"]
+    assert (
+        by_region.sort_index().to_dict()
+        == per_region.rename_axis(["product_id", "region"]).sort_index().to_dict()
+    )

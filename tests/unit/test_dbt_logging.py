@@ -25,6 +25,7 @@ def test_forwarding_is_installed_once_and_passes_info_lines(
     forward_to_dbt(name)
     logger = logging.getLogger(name)
     assert len(logger.handlers) == 1
+    assert not logger.propagate  # each line once, through dbt, not again by a parent handler
     recorder = _Recorder()
     monkeypatch.setattr(logger.handlers[0], "_dbt", recorder)
     logger.info("scored %d customers", 42)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
+from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from threadpoolctl import threadpool_limits
 
@@ -35,8 +36,10 @@ BASE_SETTINGS: dict[str, object] = {
     "segment_k_max": 10,
     "segment_selection_rule": "davies_bouldin",
     "segment_k_tolerance": 0.0,
+    "segment_min_stability": 0.0,
     "segment_count": None,
     "segment_n_init": 3,
+    "segment_fit_sample_size": 50_000,
     "silhouette_sample_size": 10_000,
     "segment_bootstrap_resamples": 3,
     "segment_bootstrap_sample_size": 1_000,
@@ -435,7 +438,14 @@ def test_scores_come_from_the_stored_labels():
     settings = {
         name: value
         for name, value in BASE_SETTINGS.items()
-        if name not in {"segment_k_min", "segment_k_max", "dbscan_eps", "dbscan_min_samples"}
+        if name
+        not in {
+            "segment_k_min",
+            "segment_k_max",
+            "segment_fit_sample_size",
+            "dbscan_eps",
+            "dbscan_min_samples",
+        }
     }
     scores = segmentation.score_segmentations(
         frame, tampered.sample(frac=1.0, random_state=3), segment_features=FEATURES, **settings
@@ -500,11 +510,118 @@ def test_progress_reports_every_k():
     assert sum("k=" in line and "fitted on 100 customers" in line for line in lines) == 3
 
 
-def test_kmeans_restarts_on_a_sample_at_scale(monkeypatch):
+@pytest.mark.parametrize("algorithm", ["kmeans", "gaussian_mixture", "agglomerative"])
+def test_above_the_fit_sample_size_a_sample_is_fitted_and_everyone_assigned(monkeypatch, algorithm):
     frame, truth = blob_frame(n=600)
-    monkeypatch.setattr(segmentation, "KMEANS_PILOT_ROWS", 150)
-    result = run_segmentation(frame, features=FEATURES)
+    fits: list[int] = []
+    real_fit = segmentation.KMeans.fit
+
+    def counting_fit(self, x, *args, **kwargs):
+        fits.append(x.shape[0])
+        return real_fit(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(segmentation.KMeans, "fit", counting_fit)
+    settings = {"features": FEATURES, "algorithm": algorithm, "segment_fit_sample_size": 150}
+    result = run_segmentation(frame, segment_bootstrap_resamples=1, **settings)
     assert result.scores.loc[result.scores["is_chosen"], "k"].item() == 4
     assert adjusted_rand_score(truth, result.assignments["segment_id"]) == pytest.approx(1.0)
-    again = run_segmentation(frame, features=FEATURES)
+    if algorithm == "kmeans":
+        # the sweep fits 150 rows per k (never all 600); the bootstrap fits its resample
+        sweep_fits = fits[: 10 - 2 + 1]
+        assert sweep_fits == [150] * 9
+    # every customer is assigned to the nearest mean of its segment's sample members
+    x = build_feature_matrix(frame, FEATURES).matrix
+    labels = result.assignments["segment_id"].to_numpy()
+    means = np.vstack([x[labels == s].mean(axis=0) for s in range(4)])
+    nearest = np.argmin(((x[:, None, :] - means[None]) ** 2).sum(axis=2), axis=1)
+    assert (nearest == labels).mean() == 1.0
+    again = run_segmentation(frame, segment_bootstrap_resamples=1, **settings)
     pd.testing.assert_frame_equal(result.sweep, again.sweep)
+    pd.testing.assert_frame_equal(result.scores, again.scores)
+
+
+def test_pca_is_fitted_on_the_sample_and_projects_everyone():
+    frame, _ = blob_frame(n=600)
+    sweep = run_segmentation(
+        frame, features=FEATURES, segment_fit_sample_size=200, segment_bootstrap_resamples=1
+    ).sweep
+    x = build_feature_matrix(frame, FEATURES).matrix
+    rows = np.sort(np.random.default_rng(42).choice(600, size=200, replace=False))
+    pca = PCA(n_components=2, random_state=0).fit(x[rows])
+    expected = pca.transform(x)
+    np.testing.assert_allclose(sweep[["pca_1", "pca_2"]].to_numpy(), expected, rtol=0, atol=1e-12)
+    assert sweep["pca_1_explained_variance_ratio"].iloc[0] == pca.explained_variance_ratio_[0]
+
+
+def test_min_stability_keeps_a_stable_choice_and_measures_only_it():
+    frame, _ = blob_frame(n=300)
+    plain = run_segmentation(frame, features=FEATURES, segment_bootstrap_resamples=3)
+    gated = run_segmentation(
+        frame, features=FEATURES, segment_bootstrap_resamples=3, segment_min_stability=0.9
+    )
+    pd.testing.assert_frame_equal(plain.scores, gated.scores)
+    assert gated.scores.loc[gated.scores["is_chosen"], "k"].item() == 4
+    assert gated.scores["bootstrap_stability"].notna().sum() == 1
+
+
+def test_min_stability_tries_every_k_then_gives_one_segment():
+    noise = frame_from(np.random.default_rng(0).uniform(size=(300, 3)))
+    result = run_segmentation(
+        noise, features=FEATURES, k_max=5, segment_bootstrap_resamples=3, segment_min_stability=0.99
+    )
+    scores = result.scores
+    assert scores["k"].tolist() == [1, 2, 3, 4, 5]
+    chosen = scores[scores["is_chosen"]].iloc[0]
+    assert chosen["k"] == 1
+    assert chosen["selection_rule"] == "no_stable_segments"
+    assert chosen["structure_strength"] == "no stable segments"
+    assert np.isnan(chosen["silhouette"])
+    assert np.isnan(chosen["bootstrap_stability"])
+    x = build_feature_matrix(noise, FEATURES).matrix
+    assert chosen["inertia"] == pytest.approx(((x - x.mean(axis=0)) ** 2).sum(), rel=1e-12)
+    tried = scores[scores["k"] >= 2]
+    assert (tried["bootstrap_stability"] < 0.99).all()
+    assert (tried["bootstrap_resamples"] == 3).all()
+    assert result.assignments["segment_id"].eq(0).all()
+    distance = np.sqrt(((x - x.mean(axis=0)) ** 2).sum(axis=1))
+    np.testing.assert_allclose(result.assignments["distance_to_centre"], distance, rtol=1e-12)
+
+
+def test_min_stability_takes_the_best_scoring_stable_k(monkeypatch):
+    frame, _ = blob_frame(n=300)
+    settings = {"features": FEATURES, "segment_bootstrap_resamples": 3}
+    scores = run_segmentation(frame, **settings).scores
+    order = segmentation._preference_order(
+        scores, "davies_bouldin", int(scores.loc[scores["is_chosen"], "k"].item())
+    )
+    # the two best-scoring k are made unstable: the third in the rule's order wins
+    planted = {k: (0.5 if k in order[:2] else 0.95) for k in order}
+    tried: list[int] = []
+
+    def fake_stability(x, labels, k, **_: object) -> float:
+        tried.append(k)
+        return planted[k]
+
+    monkeypatch.setattr(segmentation, "_bootstrap_stability", fake_stability)
+    gated = run_segmentation(frame, segment_min_stability=0.9, **settings).scores
+    assert gated.loc[gated["is_chosen"], "k"].item() == order[2]
+    assert tried == order[:3]
+    assert gated.set_index("k")["bootstrap_stability"].dropna().to_dict() == {
+        k: planted[k] for k in order[:3]
+    }
+
+
+def test_preference_order_is_the_rule_choice_then_best_scores():
+    frame = pd.DataFrame(
+        {
+            "k": [2, 3, 4, 5],
+            "davies_bouldin": [0.9, 0.5, np.nan, 0.5],
+            "silhouette": [0.1, 0.4, 0.3, np.nan],
+            "calinski_harabasz": [1.0, 2.0, 3.0, 4.0],
+            "inertia": [4.0, 3.0, 2.0, 1.0],
+        }
+    )
+    assert segmentation._preference_order(frame, "davies_bouldin", 3) == [3, 5, 2, 4]
+    assert segmentation._preference_order(frame, "davies_bouldin", 2) == [2, 3, 5, 4]
+    assert segmentation._preference_order(frame, "silhouette", 3) == [3, 4, 2, 5]
+    assert segmentation._preference_order(frame, "elbow", 4) == [4, 2, 3, 5]

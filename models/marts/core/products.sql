@@ -2,18 +2,20 @@ with products as (
     select * from {{ ref('stg_shop__products') }}
 ),
 
-transactions as (
-    select * from {{ ref('int_transactions_enriched') }}
+-- already aggregated to product x region (exact sums; a customer has one region, so
+-- the regions' distinct customers add up to the product's)
+product_region_sales as (
+    select * from {{ ref('int_product_region_sales') }}
 ),
 
 sales_aggregated_to_product as (
     select
         product_id,
-        sum(total_value) as revenue,
+        sum(revenue) as revenue,
         {{ sum_as_bigint('quantity') }} as units,
-        count(*) as transactions,
-        count(distinct customer_id) as customers
-    from transactions
+        {{ sum_as_bigint('transaction_count') }} as transactions,
+        {{ sum_as_bigint('customers') }} as customers
+    from product_region_sales
     group by product_id
 ),
 

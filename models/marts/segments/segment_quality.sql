@@ -9,6 +9,13 @@ with chosen as (
     where is_chosen
 ),
 
+-- the most stable split tried, for the caveat when segment_min_stability rejected all
+tried as (
+    select max(bootstrap_stability) as best_stability
+    from {{ ref('segmentation_scores') }}
+    where k >= 2
+),
+
 final as (
     select
         cast(chosen.k as {{ dbt.type_bigint() }}) as segment_count,
@@ -20,7 +27,8 @@ final as (
         cast(chosen.bootstrap_resamples as {{ dbt.type_bigint() }}) as bootstrap_resamples,
         cast(chosen.bootstrap_sample_size as {{ dbt.type_bigint() }}) as bootstrap_sample_size,
         cast(chosen.structure_strength as {{ dbt.type_string() }}) as structure_strength,
-        chosen.structure_strength = 'weak structure' as is_weak_structure,
+        chosen.structure_strength in ('weak structure', 'no stable segments')
+            as is_weak_structure,
         cast(case
             when chosen.structure_strength = 'weak structure'
                 then
@@ -35,9 +43,19 @@ final as (
                     || '). Read the names as tendencies and check the profiles before acting.'
             when chosen.structure_strength = 'single segment'
                 then 'One segment: the customers could not be split.'
+            when chosen.structure_strength = 'no stable segments'
+                then
+                    'One segment: no split of these customers came back on resampled'
+                    || ' customers (best bootstrap stability '
+                    || coalesce(
+                        {{ dbt.cast('round(tried.best_stability, 2)', dbt.type_string()) }},
+                        'not measured'
+                    )
+                    || '), so none is shown.'
             else ''
         end as {{ dbt.type_string() }}) as caveat
     from chosen
+    cross join tried
 )
 
 select * from final
