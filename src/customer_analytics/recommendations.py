@@ -19,8 +19,11 @@ products they have not bought while the catalogue has them). Customers are score
 of about ``CHUNK_CELLS`` customer x product cells: the signals' sums are scattered into one
 dense scratch array per block (integer codes, ``np.bincount``; no sparse products over
 customers), the candidates read back in (customer, product) order, and each customer's top N
-found with one sort of unique integer keys. Co-purchase counts are exact integer counts of
-each customer's product pairs.
+found with one sort of unique integer keys. A blend without item-similarity and lookalike
+weight (the segment best sellers the backtest keeps where no finer taste wins) ranks each
+segment's products once and checks only the products that could displace a best seller
+(``_list_chosen``; the same output). Co-purchase counts are exact integer counts of each
+customer's product pairs.
 
 Weights come from a backtest inside the training period only: with ``cutoff`` = as-of date
 minus ``recommendation_holdout_days``, the weights are tuned on purchases up to
