@@ -542,6 +542,36 @@ class BuildInfo:
     """The ``--vars`` of the build as JSON (``{}`` for none)."""
     dbt_version: str
 
+    def row(self) -> list[object]:
+        """The values of :data:`BUILD_INFO_COLUMNS`, in order (the time without its zone)."""
+        return [
+            self.built_at.replace(tzinfo=None),
+            self.invocation_id,
+            self.input,
+            self.input_format,
+            self.vars_given,
+            self.dbt_version,
+        ]
+
+
+BUILD_INFO_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("built_at", "timestamp", "When the build started (UTC)."),
+    ("invocation_id", "varchar", "dbt's invocation id of the build."),
+    ("input", "varchar", "The input_dir the build read, or `bundled seeds`."),
+    ("input_format", "varchar", "csv or parquet."),
+    ("vars_given", "varchar", "The --vars of the build, as JSON."),
+    ("dbt_version", "varchar", "dbt-core version of the build."),
+)
+"""The ``build_info`` table (name, type, description): the published copy's and the Parquet
+file's, in :meth:`BuildInfo.row` order."""
+
+
+def _build_info_query() -> str:
+    """One row of :data:`BUILD_INFO_COLUMNS` from bound parameters (names are constants)."""
+    return "select " + ", ".join(
+        f"?::{data_type} as {name}" for name, data_type, _ in BUILD_INFO_COLUMNS
+    )
+
 
 def _write_build_tables(
     connection: duckdb.DuckDBPyConnection,
@@ -551,23 +581,7 @@ def _write_build_tables(
 ) -> None:
     target = quote_identifier(catalog)
     connection.execute(
-        f"""
-        create table {target}.main.build_info (
-            built_at timestamp, invocation_id varchar, input varchar, input_format varchar,
-            vars_given varchar, dbt_version varchar
-        )
-        """
-    )
-    connection.execute(
-        f"insert into {target}.main.build_info values (?, ?, ?, ?, ?, ?)",
-        [
-            build.built_at.replace(tzinfo=None),
-            build.invocation_id,
-            build.input,
-            build.input_format,
-            build.vars_given,
-            build.dbt_version,
-        ],
+        f"create table {target}.main.build_info as {_build_info_query()}", build.row()
     )
     connection.execute(
         f"create table {target}.main.published_tables"
@@ -582,12 +596,7 @@ def _write_build_tables(
         "published_tables": "One row per published table, with its row count in this build.",
     }
     column_comments = {
-        ("build_info", "built_at"): "When the build started (UTC).",
-        ("build_info", "invocation_id"): "dbt's invocation id of the build.",
-        ("build_info", "input"): "The input_dir the build read, or `bundled seeds`.",
-        ("build_info", "input_format"): "csv or parquet.",
-        ("build_info", "vars_given"): "The --vars of the build, as JSON.",
-        ("build_info", "dbt_version"): "dbt-core version of the build.",
+        **{("build_info", name): meaning for name, _, meaning in BUILD_INFO_COLUMNS},
         ("published_tables", "schema_name"): "Schema of the published table.",
         ("published_tables", "table_name"): "Name of the published table.",
         ("published_tables", "row_count"): "Rows in the table in this build.",
@@ -756,24 +765,8 @@ def _export_parquet(
             target.name,
             time.perf_counter() - started,
         )
-    build_query = (
-        "select ?::timestamp as built_at, ?::varchar as invocation_id, ?::varchar as input,"
-        " ?::varchar as input_format, ?::varchar as vars_given, ?::varchar as dbt_version"
-    )
     target = export_dir / "build_info.parquet"
-    _export_file(
-        connection,
-        build_query,
-        target,
-        [
-            build.built_at.replace(tzinfo=None),
-            build.invocation_id,
-            build.input,
-            build.input_format,
-            build.vars_given,
-            build.dbt_version,
-        ],
-    )
+    _export_file(connection, _build_info_query(), target, build.row())
     written.append(target)
     _fsync(export_dir)
     removed = _remove_stale_exports(export_dir, {path.name for path in written})
