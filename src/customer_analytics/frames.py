@@ -4,16 +4,39 @@ dbt-duckdb hands a model a DuckDB relation (``.df()``); dbt-spark a Spark DataFr
 Spark Connect), which has no ``.df()``. :func:`to_pandas` gives the package one pandas frame
 with the same columns and dtypes from both: DuckDB's own conversion, and on Spark the Arrow
 batches (``DataFrame.toArrow``, no row-by-row collect) converted to DuckDB's conventions.
+
+:func:`coded_columns` reads a large relation (the transactions) in Arrow batches and keeps only
+compact numpy arrays (int32 codes of ids against a sorted id list, int32 day numbers, float64
+values), so no table of millions of strings is held while a model runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-__all__ = ["arrow_columns", "arrow_to_pandas", "is_spark_frame", "to_arrow", "to_pandas"]
+__all__ = [
+    "BATCH_ROWS",
+    "arrow_batches",
+    "arrow_columns",
+    "arrow_to_pandas",
+    "coded_columns",
+    "column_names",
+    "is_spark_frame",
+    "read_columns",
+    "sorted_ids",
+    "to_arrow",
+    "to_pandas",
+]
+
+BATCH_ROWS = 2_000_000
+"""Rows :func:`coded_columns` codes at once: a few tens of MB of strings per batch, and few
+enough batches that rebuilding the id lookup (a hash of every id, per batch) costs little."""
 
 
 def is_spark_frame(relation: Any) -> bool:
@@ -93,3 +116,130 @@ def _spark_arrow(frame: Any) -> pa.Table:
             text = table.column(position).cast(pa.string())
             table = table.set_column(position, field.name, text)
     return table
+
+
+def column_names(relation: Any) -> list[str]:
+    """Column names of an Arrow table, a DuckDB relation or a Spark DataFrame."""
+    if isinstance(relation, pa.Table):
+        return list(relation.column_names)
+    return list(relation.columns)
+
+
+def _require(relation: Any, columns: Sequence[str], what: str) -> None:
+    have = set(column_names(relation))
+    missing = [column for column in columns if column not in have]
+    if missing:
+        raise ValueError(f"{what} lacks the column(s) {', '.join(missing)}")
+
+
+def read_columns(relation: Any, columns: Sequence[str], what: str) -> pa.Table:
+    """``columns`` of an Arrow table, DuckDB relation or Spark DataFrame as one Arrow table
+    (for the small inputs: customers, products); a missing column is an error naming it."""
+    _require(relation, columns, what)
+    if isinstance(relation, pa.Table):
+        return relation.select(list(columns))
+    return arrow_columns(relation, ", ".join(columns))
+
+
+def arrow_batches(relation: Any, columns: Sequence[str], batch_rows: int) -> Iterator[pa.Table]:
+    """``columns`` of the relation as Arrow tables of about ``batch_rows`` rows, in its order.
+
+    DuckDB: the relation's record-batch reader (DuckDB's small batches gathered to
+    ``batch_rows``); an Arrow table: slices of it (no copy). Spark: ``toArrow`` collects the
+    projected columns to the driver at once (Spark has no ordered Arrow stream), sliced the
+    same way, so the caller codes it batch by batch all the same.
+    """
+    if isinstance(relation, pa.Table):
+        table = relation.select(list(columns))
+    elif is_spark_frame(relation):
+        table = _spark_arrow(relation.selectExpr(*columns))
+    else:
+        projected = relation.project(", ".join(columns))
+        reader = (
+            projected.to_arrow_reader(batch_rows)
+            if hasattr(projected, "to_arrow_reader")
+            else projected.fetch_arrow_reader(batch_rows)  # DuckDB < 1.4
+        )
+        pending: list[pa.RecordBatch] = []
+        rows = 0
+        for batch in reader:
+            pending.append(batch)
+            rows += batch.num_rows
+            if rows >= batch_rows:
+                yield pa.Table.from_batches(pending, schema=reader.schema)
+                pending, rows = [], 0
+        if pending:
+            yield pa.Table.from_batches(pending, schema=reader.schema)
+        return
+    for start in range(0, table.num_rows, batch_rows):
+        yield table.slice(start, batch_rows)
+
+
+def sorted_ids(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """The distinct values of an id column, sorted: the list ids are coded against."""
+    values = pc.unique(column)
+    values = values.take(pc.sort_indices(values))
+    pa.default_memory_pool().release_unused()  # the hash table's memory, kept by Arrow
+    return values
+
+
+def coded_columns(
+    relation: Any,
+    *,
+    ids: Mapping[str, pa.Array],
+    days: Sequence[str] = (),
+    values: Sequence[str] = (),
+    what: str,
+    batch_rows: int = BATCH_ROWS,
+) -> dict[str, np.ndarray]:
+    """Read the relation batch by batch into compact numpy columns, in its row order.
+
+    ``ids``: column -> sorted distinct ids (:func:`sorted_ids`); each value becomes its int32
+    position there, and a value not there (or null) is an error naming ``what``, the column,
+    the number of such rows and the first of them. ``days``: date or timestamp columns as
+    int32 days since 1970-01-01. ``values``: numeric (decimal too) columns as float64.
+    Works on Arrow tables, DuckDB relations and Spark DataFrames alike.
+    """
+    columns = [*ids, *days, *values]
+    _require(relation, columns, what)
+    parts: dict[str, list[np.ndarray]] = {column: [] for column in columns}
+    unknown: dict[str, list[Any]] = {}  # column -> [rows, first value]
+    for batch in arrow_batches(relation, columns, batch_rows):
+        for column, universe in ids.items():
+            codes = pc.index_in(batch[column], value_set=universe)
+            if codes.null_count:
+                seen = unknown.setdefault(column, [0, None])
+                if seen[0] == 0:
+                    seen[1] = pc.filter(batch[column], pc.is_null(codes))[0].as_py()
+                seen[0] += codes.null_count
+                codes = codes.fill_null(-1)
+            parts[column].append(codes.to_numpy(zero_copy_only=False).astype(np.int32))
+        for column in days:
+            day = pc.cast(pc.cast(batch[column], pa.date32()), pa.int32())
+            if day.null_count:
+                raise ValueError(f"{what}: {column} is null in {day.null_count} row(s)")
+            parts[column].append(day.to_numpy(zero_copy_only=False))
+        for column in values:
+            number = pc.cast(batch[column], pa.float64())
+            if number.null_count:
+                raise ValueError(f"{what}: {column} is null in {number.null_count} row(s)")
+            parts[column].append(number.to_numpy(zero_copy_only=False))
+        del batch
+    # Arrow's allocator keeps freed memory for reuse; hand back what the batches used
+    pa.default_memory_pool().release_unused()
+    if unknown:
+        column, (rows, first) = next(iter(unknown.items()))
+        raise ValueError(
+            f"{what}: {rows} row(s) with a {column} missing from the list of known ids,"
+            f" first {first!r}"
+        )
+    empty = {**dict.fromkeys(ids, np.int32), **dict.fromkeys(days, np.int32)}
+    out: dict[str, np.ndarray] = {}
+    for column in columns:  # one column at a time: its parts are freed as it is joined
+        pieces = parts.pop(column)
+        dtype = empty.get(column, np.float64)
+        out[column] = (
+            np.concatenate(pieces).astype(dtype, copy=False) if pieces else np.zeros(0, dtype)
+        )
+        del pieces
+    return out

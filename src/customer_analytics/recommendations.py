@@ -45,12 +45,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 from scipy.stats import binomtest
+
+from customer_analytics.frames import coded_columns, read_columns, sorted_ids
 
 __all__ = [
     "BACKTEST_METHODS",
@@ -166,11 +169,6 @@ class _Data:
         return len(self.product_ids)
 
 
-def _sorted_unique(column: pa.ChunkedArray | pa.Array) -> pa.Array:
-    values = pc.unique(column)
-    return values.take(pc.sort_indices(values))
-
-
 def _codes(values: pa.ChunkedArray | pa.Array, universe: pa.Array, what: str) -> np.ndarray:
     """Position of each value in ``universe``; an unknown value is an error naming it."""
     codes = pc.index_in(values, value_set=universe)
@@ -183,46 +181,48 @@ def _codes(values: pa.ChunkedArray | pa.Array, universe: pa.Array, what: str) ->
     return codes.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
 
 
-def _require_columns(table: pa.Table, name: str, columns: tuple[str, ...]) -> None:
-    missing = [c for c in columns if c not in table.column_names]
-    if missing:
-        raise ValueError(f"{name} lacks the column(s) {', '.join(missing)}")
-
-
-def _read_inputs(
-    transactions: pa.Table, customers: pa.Table, products: pa.Table, lookalikes: pa.Table
-) -> _Data:
-    _require_columns(
-        transactions, "transactions", ("customer_id", "product_id", "transaction_date")
-    )
-    _require_columns(customers, "customer segments", ("customer_id", "segment_id"))
-    _require_columns(products, "products", ("product_id",))
-    _require_columns(
-        lookalikes, "lookalikes", ("customer_id", "lookalike_customer_id", "similarity_score")
-    )
-    customer_ids = _sorted_unique(customers["customer_id"])
+def _read_inputs(transactions: Any, customers: Any, products: Any, lookalikes: Any) -> _Data:
+    """The inputs as integer codes. Each is an Arrow table, a DuckDB relation or a Spark
+    DataFrame; the large ones (transactions, lookalikes) are read in batches and kept only as
+    numpy codes, so no table of their strings is held."""
+    customers = read_columns(customers, ["customer_id", "segment_id"], "customer segments")
+    customer_ids = sorted_ids(customers["customer_id"])
     if len(customer_ids) != customers.num_rows:
         raise ValueError("customer segments: customer_id is not unique")
-    product_ids = _sorted_unique(products["product_id"])
+    product_ids = sorted_ids(read_columns(products, ["product_id"], "products")["product_id"])
     by_customer = _codes(customers["customer_id"], customer_ids, "customer segments")
     segment_values = customers["segment_id"].to_numpy().astype(np.int64)
     segment = np.empty(len(customer_ids), dtype=np.int64)
     segment[by_customer] = np.unique(segment_values, return_inverse=True)[1]
-    days = pc.cast(transactions["transaction_date"], pa.date32())
+    del customers, by_customer, segment_values
     n = len(customer_ids)
-    rows = _codes(lookalikes["customer_id"], customer_ids, "lookalikes")
-    cols = _codes(lookalikes["lookalike_customer_id"], customer_ids, "lookalikes")
-    scores = lookalikes["similarity_score"].to_numpy().astype(np.float64)
+    pairs = coded_columns(
+        lookalikes,
+        ids={"customer_id": customer_ids, "lookalike_customer_id": customer_ids},
+        values=["similarity_score"],
+        what="lookalikes",
+    )
     lookalike = sp.csr_matrix(
-        (np.clip(scores, 0.0, None), (rows, cols)), shape=(n, n), dtype=np.float64
+        (
+            np.clip(pairs.pop("similarity_score"), 0.0, None),
+            (pairs.pop("customer_id"), pairs.pop("lookalike_customer_id")),
+        ),
+        shape=(n, n),
+        dtype=np.float64,
+    )
+    coded = coded_columns(
+        transactions,
+        ids={"customer_id": customer_ids, "product_id": product_ids},
+        days=["transaction_date"],
+        what="transactions",
     )
     return _Data(
         customer_ids=customer_ids,
         product_ids=product_ids,
         segment=segment,
-        purchase_customer=_codes(transactions["customer_id"], customer_ids, "transactions"),
-        purchase_product=_codes(transactions["product_id"], product_ids, "transactions"),
-        purchase_day=pc.cast(days, pa.int32()).to_numpy(zero_copy_only=False),
+        purchase_customer=coded["customer_id"],
+        purchase_product=coded["product_id"],
+        purchase_day=coded["transaction_date"],
         lookalike=lookalike,
     )
 
@@ -242,15 +242,28 @@ class _Fitted:
     overall_order: np.ndarray  # products
 
 
+KEY_CHUNK_ROWS = 1 << 20  # transactions turned into keys at once: bounds scratch memory
+
+
 def _purchase_matrix(data: _Data, mask: np.ndarray) -> sp.csr_matrix:
-    """Customers x products, 1 where bought: one sort of integer keys, CSR built directly."""
+    """Customers x products, 1 where bought: one sort of integer keys (int32 where they fit,
+    built a block of rows at a time), CSR built directly."""
     p = data.n_products
-    key = np.sort(data.purchase_customer[mask].astype(np.int64) * p + data.purchase_product[mask])
+    dtype = np.int32 if (data.n_customers + 1) * p < 2**31 else np.int64
+    key = np.empty(int(np.count_nonzero(mask)), dtype=dtype)
+    filled = 0
+    for start in range(0, mask.size, KEY_CHUNK_ROWS):
+        part = slice(start, start + KEY_CHUNK_ROWS)
+        keep = mask[part]
+        chunk = data.purchase_customer[part][keep].astype(dtype) * dtype(p)
+        chunk += data.purchase_product[part][keep]
+        key[filled : filled + chunk.size] = chunk
+        filled += chunk.size
+    key.sort()
     key = key[np.r_[True, key[1:] != key[:-1]]] if key.size else key
-    indptr = np.zeros(data.n_customers + 1, dtype=np.int64)
-    np.cumsum(np.bincount(key // p, minlength=data.n_customers), out=indptr[1:])
+    indptr = np.searchsorted(key, np.arange(data.n_customers + 1, dtype=np.int64) * p)
     matrix = sp.csr_matrix(
-        (np.ones(key.size), (key % p).astype(np.int32), indptr),
+        (np.ones(key.size), (key % dtype(p)).astype(np.int32), indptr),
         shape=(data.n_customers, p),
     )
     matrix.has_sorted_indices = True
@@ -258,7 +271,7 @@ def _purchase_matrix(data: _Data, mask: np.ndarray) -> sp.csr_matrix:
 
 
 DENSE_PAIR_CELLS = 2**24  # co-purchase counts kept dense up to this many product pairs
-PAIR_BLOCK = 4_000_000  # product pairs expanded at once
+PAIR_BLOCK = 1_000_000  # product pairs expanded at once (bounds scratch memory)
 
 
 def _cooccurrence(bought: sp.csr_matrix) -> np.ndarray:
@@ -322,10 +335,18 @@ def _fit(data: _Data, bought: sp.csr_matrix, item_neighbours: int) -> _Fitted:
     similarity = _top_per_row(sp.csr_matrix((cosine, (row, col)), shape=(p, p)), item_neighbours)
     n_segments = int(data.segment.max()) + 1 if data.segment.size else 0
     segment_sizes = np.bincount(data.segment, minlength=n_segments).astype(np.float64)
-    buyer = np.repeat(np.arange(data.n_customers), np.diff(bought.indptr))
-    segment_buyers = np.bincount(
-        data.segment[buyer] * p + bought.indices, minlength=n_segments * p
-    ).reshape(n_segments, p)
+    # buyers per segment and product, counted a block of customers at a time (exact integers)
+    segment_buyers = np.zeros(n_segments * p, dtype=np.int64)
+    for start in range(0, data.n_customers, KEY_CHUNK_ROWS // 8):
+        stop = min(start + KEY_CHUNK_ROWS // 8, data.n_customers)
+        lo, hi = int(bought.indptr[start]), int(bought.indptr[stop])
+        buyer_segment = np.repeat(
+            data.segment[start:stop], np.diff(bought.indptr[start : stop + 1])
+        )
+        segment_buyers += np.bincount(
+            buyer_segment * p + bought.indices[lo:hi], minlength=n_segments * p
+        )
+    segment_buyers = segment_buyers.reshape(n_segments, p)
     segment_share = segment_buyers / np.maximum(segment_sizes, 1.0)[:, None]
     overall_share = np.bincount(bought.indices, minlength=p) / max(data.n_customers, 1)
     products = np.arange(data.n_products)
@@ -1039,11 +1060,13 @@ def _backtest(
     weights, tuning_rate = _tune(
         tuning, data, top_n, recommendation_tuning_sample_size, random_seed
     )
+    tuning_customers = min(tuning.evaluated.size, recommendation_tuning_sample_size)
+    del tuning  # its purchase matrices: not needed while the outer split is fitted
     LOG.info(
         "recommendation weights %s (tuning hit-rate %.4f on %d customers) in %.1f s",
         weights,
         tuning_rate,
-        min(tuning.evaluated.size, recommendation_tuning_sample_size),
+        tuning_customers,
         time.perf_counter() - started,
     )
     outer = _split(data, cutoff, end, recommendation_item_neighbours)
@@ -1109,10 +1132,10 @@ def _ratio(value: float, reference: float) -> float:
 
 
 def recommendation_backtest(
-    transactions: pa.Table,
-    customers: pa.Table,
-    products: pa.Table,
-    lookalikes: pa.Table,
+    transactions: Any,
+    customers: Any,
+    products: Any,
+    lookalikes: Any,
     *,
     recommendations_per_customer: int,
     recommendation_holdout_days: int,
@@ -1126,7 +1149,8 @@ def recommendation_backtest(
 
     ``transactions`` needs customer_id, product_id, transaction_date; ``customers``
     customer_id, segment_id (every customer); ``products`` product_id; ``lookalikes``
-    customer_id, lookalike_customer_id, similarity_score.
+    customer_id, lookalike_customer_id, similarity_score. Each is an Arrow table, a DuckDB
+    relation or a Spark DataFrame; the transactions and lookalikes are read in batches.
     """
     data = _read_inputs(transactions, customers, products, lookalikes)
     return _backtest(
@@ -1142,10 +1166,10 @@ def recommendation_backtest(
 
 
 def recommend_products(
-    transactions: pa.Table,
-    customers: pa.Table,
-    products: pa.Table,
-    lookalikes: pa.Table,
+    transactions: Any,
+    customers: Any,
+    products: Any,
+    lookalikes: Any,
     weights: Weights,
     *,
     recommendations_per_customer: int,
@@ -1161,6 +1185,9 @@ def recommend_products(
     segment instead of scoring every candidate: the same output, faster.
     """
     top_n = recommendations_per_customer
+    products = read_columns(
+        products, ["product_id", "product_name", "category", "price"], "products"
+    )
     data = _read_inputs(transactions, customers, products, lookalikes)
     end = _as_of(data, as_of_date) if data.purchase_day.size or as_of_date else 0
     fitted = _fit(
