@@ -204,7 +204,8 @@ def coded_columns(
     _require(relation, columns, what)
     parts: dict[str, list[np.ndarray]] = {column: [] for column in columns}
     unknown: dict[str, list[Any]] = {}  # column -> [rows, first value]
-    for batch in arrow_batches(relation, columns, batch_rows):
+
+    def code(batch: pa.Table) -> None:
         for column, universe in ids.items():
             codes = pc.index_in(batch[column], value_set=universe)
             if codes.null_count:
@@ -223,8 +224,11 @@ def coded_columns(
             number = pc.cast(batch[column], pa.float64())
             if number.null_count:
                 raise ValueError(f"{what}: {column} is null in {number.null_count} row(s)")
-            parts[column].append(number.to_numpy(zero_copy_only=False))
-        del batch
+            parts[column].append(number.to_numpy(zero_copy_only=False).copy())
+
+    for batch in arrow_batches(relation, columns, batch_rows):
+        code(batch)
+        del batch  # (the last batch too, before the allocator is trimmed)
     # Arrow's allocator keeps freed memory for reuse; hand back what the batches used
     pa.default_memory_pool().release_unused()
     if unknown:

@@ -43,7 +43,7 @@ import itertools
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -130,12 +130,15 @@ BACKTEST_SCHEMA = pa.schema(
         ("tuning_hit_rate", pa.float64()),
     ]
 )
+TEXT_CODES = pa.dictionary(pa.int32(), pa.string())
+"""Text columns of the recommendations: codes into the customer, product and reason lists
+(4 bytes a row instead of a copy of the text; DuckDB and Spark read them as plain text)."""
 RECOMMENDATION_SCHEMA: tuple[tuple[str, pa.DataType], ...] = (
-    ("customer_id", pa.string()),
+    ("customer_id", TEXT_CODES),
     ("recommendation_rank", pa.int32()),
-    ("product_id", pa.string()),
-    ("product_name", pa.string()),
-    ("category", pa.string()),
+    ("product_id", TEXT_CODES),
+    ("product_name", TEXT_CODES),
+    ("category", TEXT_CODES),
     ("price", pa.float64()),
     ("recommendation_score", pa.float64()),
     ("item_similarity_score", pa.float64()),
@@ -143,7 +146,7 @@ RECOMMENDATION_SCHEMA: tuple[tuple[str, pa.DataType], ...] = (
     ("lookalikes_who_bought", pa.int32()),
     ("segment_share", pa.float64()),
     ("overall_share", pa.float64()),
-    ("reason", pa.string()),
+    ("reason", TEXT_CODES),
 )
 
 
@@ -1193,6 +1196,9 @@ def recommend_products(
     fitted = _fit(
         data, _purchase_matrix(data, data.purchase_day <= end), recommendation_item_neighbours
     )
+    # the per-transaction codes are in the purchase matrix now: free them for the scoring
+    nothing = np.zeros(0, dtype=np.int32)
+    data = replace(data, purchase_customer=nothing, purchase_product=nothing, purchase_day=nothing)
     vector = weights.vector()
     # Output arrays allocated once (at most N rows per customer), filled block by block.
     capacity = data.n_customers * top_n
@@ -1240,29 +1246,48 @@ def recommend_products(
                 data.n_customers,
                 part.stop / max(time.perf_counter() - started, 1e-9),
             )
+    # Only the shares, ids and segments are needed from here: free the purchase matrix, the
+    # ranking and the lookalikes before the output columns are built.
+    segment_share, overall_share = fitted.segment_share, fitted.overall_share
+    customer_ids, product_ids, segment_of = data.customer_ids, data.product_ids, data.segment
+    del fitted, ranking, data
+    schema = pa.schema(RECOMMENDATION_SCHEMA)
     if not filled:
-        return pa.table({name: pa.array([], typ) for name, typ in RECOMMENDATION_SCHEMA})
+        return schema.empty_table()
     out = {name: values[:filled] for name, values in out.items()}
-    segment = data.segment[out["customer_index"]]
+    segment = segment_of[out["customer_index"]]
     product = out["product_index"]
-    reasons = pa.array(REASONS)
     by_code = products.take(
-        pc.index_in(data.product_ids, value_set=products["product_id"])
+        pc.index_in(product_ids, value_set=products["product_id"])
     ).combine_chunks()  # product details in product-code order
+
+    def coded(
+        codes: np.ndarray, values: pa.Array | pa.ChunkedArray, distinct: bool = False
+    ) -> pa.DictionaryArray:
+        """``values.take(codes)`` as codes into the distinct values (pandas wants them
+        unique; ``distinct``: they are already)."""
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        if distinct:
+            return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), values)
+        encoded = values.dictionary_encode()
+        indices = encoded.indices.to_numpy(zero_copy_only=False)[codes]
+        return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), encoded.dictionary)
+
     codes = pa.array(product)
-    columns = {
-        "customer_id": data.customer_ids.take(pa.array(out["customer_index"])),
-        "recommendation_rank": pa.array(out["recommendation_rank"], pa.int32()),
-        "product_id": data.product_ids.take(codes),
-        "product_name": by_code["product_name"].take(codes),
-        "category": by_code["category"].take(codes),
-        "price": pc.cast(by_code["price"].take(codes), pa.float64()),
-        "recommendation_score": pa.array(out["recommendation_score"], pa.float64()),
-        "item_similarity_score": pa.array(out["item_similarity_score"], pa.float64()),
-        "lookalike_score": pa.array(out["lookalike_score"], pa.float64()),
-        "lookalikes_who_bought": pa.array(out["lookalikes_who_bought"], pa.int32()),
-        "segment_share": pa.array(fitted.segment_share[segment, product], pa.float64()),
-        "overall_share": pa.array(fitted.overall_share[product], pa.float64()),
-        "reason": reasons.take(pa.array(out["main_signal"])),
-    }
-    return pa.table(columns)
+    columns = [
+        coded(out["customer_index"], customer_ids, distinct=True),
+        pa.array(out["recommendation_rank"], pa.int32()),
+        coded(product, product_ids, distinct=True),
+        coded(product, by_code["product_name"]),
+        coded(product, by_code["category"]),
+        pc.cast(by_code["price"].take(codes), pa.float64()),
+        pa.array(out["recommendation_score"], pa.float64()),
+        pa.array(out["item_similarity_score"], pa.float64()),
+        pa.array(out["lookalike_score"], pa.float64()),
+        pa.array(out["lookalikes_who_bought"], pa.int32()),
+        pa.array(segment_share[segment, product], pa.float64()),
+        pa.array(overall_share[product], pa.float64()),
+        coded(out["main_signal"].astype(np.int32), pa.array(REASONS), distinct=True),
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
