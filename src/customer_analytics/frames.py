@@ -190,15 +190,17 @@ def coded_columns(
     days: Sequence[str] = (),
     values: Sequence[str] = (),
     what: str,
-    batch_rows: int = BATCH_ROWS,
+    batch_rows: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Read the relation batch by batch into compact numpy columns, in its row order.
 
     ``ids``: column -> sorted distinct ids (:func:`sorted_ids`); each value becomes its int32
     position there, and a value not there (or null) is an error naming ``what``, the column,
     the number of such rows and the first of them. ``days``: date or timestamp columns as
-    int32 days since 1970-01-01. ``values``: numeric (decimal too) columns as float64.
-    Works on Arrow tables, DuckDB relations and Spark DataFrames alike.
+    int32 days since 1970-01-01. ``values``: numeric (decimal too) columns as float64, each
+    the double nearest the value.
+    Works on Arrow tables, DuckDB relations and Spark DataFrames alike; ``batch_rows``:
+    :data:`BATCH_ROWS` unless given.
     """
     columns = [*ids, *days, *values]
     _require(relation, columns, what)
@@ -221,12 +223,17 @@ def coded_columns(
                 raise ValueError(f"{what}: {column} is null in {day.null_count} row(s)")
             parts[column].append(day.to_numpy(zero_copy_only=False))
         for column in values:
-            number = pc.cast(batch[column], pa.float64())
+            number = batch[column]
+            if pa.types.is_decimal(number.type):
+                # through text: Arrow's decimal -> float cast is not correctly rounded, its
+                # text -> float parse is (so 0.1 is the double nearest 0.1, as float(Decimal))
+                number = pc.cast(number, pa.string())
+            number = pc.cast(number, pa.float64())
             if number.null_count:
                 raise ValueError(f"{what}: {column} is null in {number.null_count} row(s)")
             parts[column].append(number.to_numpy(zero_copy_only=False).copy())
 
-    for batch in arrow_batches(relation, columns, batch_rows):
+    for batch in arrow_batches(relation, columns, batch_rows or BATCH_ROWS):
         code(batch)
         del batch  # (the last batch too, before the allocator is trimmed)
     # Arrow's allocator keeps freed memory for reuse; hand back what the batches used
