@@ -155,11 +155,7 @@ def arrow_batches(relation: Any, columns: Sequence[str], batch_rows: int) -> Ite
         table = _spark_arrow(relation.selectExpr(*columns))
     else:
         projected = relation.project(", ".join(columns))
-        reader = (
-            projected.to_arrow_reader(batch_rows)
-            if hasattr(projected, "to_arrow_reader")
-            else projected.fetch_arrow_reader(batch_rows)  # DuckDB < 1.4
-        )
+        reader = projected.to_arrow_reader(batch_rows)
         pending: list[pa.RecordBatch] = []
         rows = 0
         for batch in reader:
