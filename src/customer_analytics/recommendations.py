@@ -876,7 +876,8 @@ class _Split:
     window_transactions: int
 
 
-def _split(data: _Data, cutoff: int, end: int, item_neighbours: int) -> _Split:
+def _window_matrices(data: _Data, cutoff: int, end: int) -> tuple[sp.csr_matrix, ...]:
+    """Purchases up to ``cutoff``, and the products first bought in (cutoff, end]."""
     before = data.purchase_day <= cutoff
     window = (data.purchase_day > cutoff) & (data.purchase_day <= end)
     bought = _purchase_matrix(data, before)
@@ -885,14 +886,24 @@ def _split(data: _Data, cutoff: int, end: int, item_neighbours: int) -> _Split:
     wanted.eliminate_zeros()
     wanted = wanted.tocsr()
     wanted.sort_indices()
-    evaluated = np.flatnonzero(np.diff(wanted.indptr) > 0)
+    return bought, wanted
+
+
+def _split(data: _Data, cutoff: int, end: int, item_neighbours: int) -> _Split:
+    bought, wanted = _window_matrices(data, cutoff, end)
     return _Split(
         _fit(data, bought, item_neighbours),
         wanted,
-        evaluated,
-        int(before.sum()),
-        int(window.sum()),
+        np.flatnonzero(np.diff(wanted.indptr) > 0),
+        int(np.count_nonzero(data.purchase_day <= cutoff)),
+        int(np.count_nonzero((data.purchase_day > cutoff) & (data.purchase_day <= end))),
     )
+
+
+def _without_codes(data: _Data) -> _Data:
+    """``data`` without its per-transaction codes (once they are in purchase matrices)."""
+    nothing = np.zeros(0, dtype=np.int32)
+    return replace(data, purchase_customer=nothing, purchase_product=nothing, purchase_day=nothing)
 
 
 def _significant_win(gained: int, lost: int, tried: int) -> bool:
@@ -1072,7 +1083,19 @@ def _backtest(
         tuning_customers,
         time.perf_counter() - started,
     )
-    outer = _split(data, cutoff, end, recommendation_item_neighbours)
+    # The outer split is the codes' last use: drop them before its fit and the scoring.
+    bought, wanted = _window_matrices(data, cutoff, end)
+    training = int(np.count_nonzero(data.purchase_day <= cutoff))
+    held_out = int(np.count_nonzero((data.purchase_day > cutoff) & (data.purchase_day <= end)))
+    data = _without_codes(data)
+    outer = _Split(
+        _fit(data, bought, recommendation_item_neighbours),
+        wanted,
+        np.flatnonzero(np.diff(wanted.indptr) > 0),
+        training,
+        held_out,
+    )
+    del bought, wanted
     eligible = outer.evaluated
     scored = eligible
     if eligible.size > recommendation_backtest_sample_size:
@@ -1155,9 +1178,9 @@ def recommendation_backtest(
     customer_id, lookalike_customer_id, similarity_score. Each is an Arrow table, a DuckDB
     relation or a Spark DataFrame; the transactions and lookalikes are read in batches.
     """
-    data = _read_inputs(transactions, customers, products, lookalikes)
     return _backtest(
-        data,
+        # (not kept in a local: _backtest frees the per-transaction codes after their last use)
+        _read_inputs(transactions, customers, products, lookalikes),
         recommendations_per_customer,
         recommendation_holdout_days,
         recommendation_item_neighbours,
@@ -1193,12 +1216,10 @@ def recommend_products(
     )
     data = _read_inputs(transactions, customers, products, lookalikes)
     end = _as_of(data, as_of_date) if data.purchase_day.size or as_of_date else 0
-    fitted = _fit(
-        data, _purchase_matrix(data, data.purchase_day <= end), recommendation_item_neighbours
-    )
-    # the per-transaction codes are in the purchase matrix now: free them for the scoring
-    nothing = np.zeros(0, dtype=np.int32)
-    data = replace(data, purchase_customer=nothing, purchase_product=nothing, purchase_day=nothing)
+    bought = _purchase_matrix(data, data.purchase_day <= end)
+    data = _without_codes(data)  # the codes are in the purchase matrix now
+    fitted = _fit(data, bought, recommendation_item_neighbours)
+    del bought
     vector = weights.vector()
     # Output arrays allocated once (at most N rows per customer), filled block by block.
     capacity = data.n_customers * top_n
