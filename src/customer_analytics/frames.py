@@ -204,15 +204,27 @@ def coded_columns(
     unknown: dict[str, list[Any]] = {}  # column -> [rows, first value]
 
     def code(batch: pa.Table) -> None:
+        # Columns coded against the same id list are looked up in one call: each call hashes
+        # every id of the list, which costs about as much as the lookups of a batch.
+        groups: dict[tuple[int, pa.DataType], list[str]] = {}
         for column, universe in ids.items():
-            codes = pc.index_in(batch[column], value_set=universe)
-            if codes.null_count:
-                seen = unknown.setdefault(column, [0, None])
-                if seen[0] == 0:
-                    seen[1] = pc.filter(batch[column], pc.is_null(codes))[0].as_py()
-                seen[0] += codes.null_count
-                codes = codes.fill_null(-1)
-            parts[column].append(codes.to_numpy(zero_copy_only=False).astype(np.int32))
+            groups.setdefault((id(universe), batch.schema.field(column).type), []).append(column)
+        for members in groups.values():
+            chunks = [chunk for column in members for chunk in batch[column].chunks]
+            codes = pc.index_in(
+                pa.chunked_array(chunks, type=batch.schema.field(members[0]).type),
+                value_set=ids[members[0]],
+            )
+            codes = codes.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+            for position, column in enumerate(members):
+                own = codes[position * batch.num_rows : (position + 1) * batch.num_rows]
+                parts[column].append(own)
+                missing = own < 0
+                if missing.any():
+                    seen = unknown.setdefault(column, [0, None])
+                    if seen[0] == 0:
+                        seen[1] = batch[column][int(np.argmax(missing))].as_py()
+                    seen[0] += int(missing.sum())
         for column in days:
             day = pc.cast(pc.cast(batch[column], pa.date32()), pa.int32())
             if day.null_count:

@@ -202,3 +202,21 @@ def test_coded_columns_of_nothing_are_empty_typed_arrays() -> None:
         "bought_at": (0, np.int32),
         "value": (0, np.float64),
     }
+
+
+def test_columns_sharing_an_id_list_are_coded_together_and_named_apart() -> None:
+    pairs = pa.table(
+        {
+            "customer_id": ["C2", "C1", "C4", "C3"],
+            "other_id": ["C3", "C4", "C1", "C2"],
+            "score": [0.5, 0.25, 0.125, 1.0],
+        }
+    )
+    coded = coded_columns(
+        pairs, ids={"customer_id": IDS, "other_id": IDS}, values=["score"], what="pairs"
+    )
+    np.testing.assert_array_equal(coded["customer_id"], [1, 0, 3, 2])
+    np.testing.assert_array_equal(coded["other_id"], [2, 3, 0, 1])
+    unknown = pairs.set_column(1, "other_id", pa.array(["C3", "X", "C1", "Y"]))
+    with pytest.raises(ValueError, match=r"pairs: 2 row\(s\) with a other_id .* 'X'"):
+        coded_columns(unknown, ids={"customer_id": IDS, "other_id": IDS}, what="pairs")
