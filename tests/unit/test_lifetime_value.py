@@ -245,3 +245,7 @@ def test_summaries_equal_a_pandas_group_by() -> None:
     repeats = expected["purchase_days"][has] - 1
     mean = expected["repeat_value"][has].fillna(0.0) / repeats.where(repeats > 0)
     np.testing.assert_allclose(summary.repeat_mean_value[has], mean, rtol=1e-12)
+    before_any = summarise_purchases(transactions, customers, int(frame["day"].min()) - 1)
+    assert not before_any.has_purchase.any()
+    assert not before_any.transactions.any()
+    assert not before_any.revenue.any()
