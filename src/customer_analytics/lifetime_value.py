@@ -260,15 +260,20 @@ def _distinct_pairs(x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 @dataclass(frozen=True)
 class _Pairs:
-    """Distinct (x, t_x) and (x, T) pairs of a data set: the likelihood's hypergeometric
-    terms depend on one pair each, so they are computed once per pair."""
+    """Distinct (x, t) pairs over both the (x, t_x) and the (x, T) pairs of a data set: the
+    likelihood's hypergeometric terms depend on one pair each, so they are computed once per
+    pair (one call for both sets: they share pairs), then gathered per row."""
 
-    at_tx: tuple[np.ndarray, np.ndarray, np.ndarray]
-    at_t: tuple[np.ndarray, np.ndarray, np.ndarray]
+    x: np.ndarray
+    t: np.ndarray
+    at_tx: np.ndarray  # per row: position of its (x, t_x) pair
+    at_t: np.ndarray  # per row: position of its (x, T) pair
 
     @staticmethod
     def of(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> _Pairs:  # noqa: N803
-        return _Pairs(_distinct_pairs(x, t_x), _distinct_pairs(x, T))
+        x = np.asarray(x, np.float64)
+        ux, ut, inverse = _distinct_pairs(np.concatenate([x, x]), np.concatenate([t_x, T]))
+        return _Pairs(ux, ut, inverse[: x.size], inverse[x.size :])
 
 
 def _pareto_log_terms(
@@ -288,19 +293,18 @@ def _pareto_log_terms(
     if pairs is None:
         pairs = _Pairs.of(x, t_x, T)
 
-    def log_part(ux: np.ndarray, ut: np.ndarray, inverse: np.ndarray) -> np.ndarray:
-        """log 2F1(r+s+x, b; r+s+x+1; z(t)) - (r+s+x) log(base + t): a function of (x, t)
-        only, so the costly hypergeometric function runs once per distinct (x, t) pair."""
-        a = r + s + ux
-        if alpha >= beta:
-            second, shift, base = s + 1.0, alpha - beta, alpha + ut
-        else:
-            second, shift, base = r + ux, beta - alpha, beta + ut
-        return (np.log(special.hyp2f1(a, second, a + 1, shift / base)) - a * np.log(base))[inverse]
-
+    # log 2F1(r+s+x, b; r+s+x+1; z(t)) - (r+s+x) log(base + t): a function of (x, t) only,
+    # so the costly hypergeometric function runs once per distinct (x, t) pair.
+    ux, ut = pairs.x, pairs.t
+    a = r + s + ux
+    if alpha >= beta:
+        second, shift, base = s + 1.0, alpha - beta, alpha + ut
+    else:
+        second, shift, base = r + ux, beta - alpha, beta + ut
     with np.errstate(divide="ignore"):
-        at_tx = log_part(*pairs.at_tx)
-        at_t = log_part(*pairs.at_t)
+        log_part = np.log(special.hyp2f1(a, second, a + 1, shift / base)) - a * np.log(base)
+        at_tx = log_part[pairs.at_tx]
+        at_t = log_part[pairs.at_t]
         # log(e^at_tx - e^at_t); zero (log -inf) when t_x = T
         died = at_tx + np.log1p(-np.exp(np.minimum(at_t - at_tx, 0.0)))
     alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
