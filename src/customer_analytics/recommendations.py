@@ -32,8 +32,8 @@ hit-rate@N on a fixed-seed sample; a blend replaces "segment best sellers" only 
 significantly more customers than it loses, exact sign test at a 5 % family-wise level,
 Bonferroni over the blends tried), then the recommender is scored on the
 held-out window after ``cutoff``, next to plain and segment popularity. The held-out
-window never influences the weights. The grid search ranks each target against its
-customer's candidates with one sort per blend, after dropping the candidates that rank below
+window never influences the weights. The grid search ranks each target by comparing it
+with its own customer's candidates (no sort), after dropping the candidates that rank below
 N anchors under every blend tried (exact: see ``_outranked``).
 """
 
@@ -980,7 +980,9 @@ def _tune(
     # Only the customers with a target among their candidates can be hit: keep their
     # candidates (sorted by customer, product). A target is hit when fewer than N of its
     # customer's candidates rank above it (higher quantised score, or equal and a smaller
-    # product, as in _top_n): one sort of unique integer keys per grid point gives the ranks.
+    # product, as in _top_n). Each target is compared with its own customer's candidates
+    # only: the (target, candidate) pairs are laid out once, so a grid point costs one
+    # scoring pass and one comparison per pair, no sort.
     p = data.n_products
     with_target = np.zeros(customers.size, dtype=bool)
     with_target[cand.row[is_target]] = True
@@ -992,8 +994,13 @@ def _tune(
     components = cand.components[kept]
     is_target = is_target[kept]
     counts = np.bincount(row, minlength=int(with_target.sum()))
-    row_start = (np.cumsum(counts) - counts)[row[is_target]]
-    target_customer = np.flatnonzero(with_target)[row[is_target]]
+    target = np.flatnonzero(is_target)
+    length = counts[row[target]]
+    owner = np.repeat(np.arange(target.size), length)  # pair -> its target
+    first = np.cumsum(length) - length
+    other = np.arange(owner.size) - first[owner] + (np.cumsum(counts) - counts)[row[target]][owner]
+    ahead_on_tie = product[other] < product[target][owner]
+    target_customer = np.flatnonzero(with_target)[row[target]]
 
     def hits(vector: np.ndarray) -> np.ndarray:
         """Customers with a target among their top N (ties: smaller product first)."""
@@ -1001,15 +1008,12 @@ def _tune(
         if not row.size:
             return flags
         quantised = np.round(components @ vector / SCORE_RESOLUTION).astype(np.int64)
-        high = int(quantised.max())
-        width = (high - int(quantised.min()) + 1) * p
-        key = row * width + (high - quantised) * p + product
-        rank = np.searchsorted(np.sort(key), key[is_target]) - row_start
+        theirs, mine = quantised[other], quantised[target][owner]
+        above = (theirs > mine) | ((theirs == mine) & ahead_on_tie)
+        rank = np.bincount(owner, weights=above, minlength=target.size)
         flags[target_customer[rank < top_n]] = True
         return flags
 
-    if row.size and (int(row[-1]) + 1) * (2 * max(WEIGHT_GRID) + 2) / SCORE_RESOLUTION * p > 2**62:
-        raise ValueError("recommendations: too many products to tune the weights exactly")
     # Every grid point is tried against "segment best sellers" with a paired exact sign test
     # (customers it wins vs customers it loses); the blend with the most hits among those
     # whose win is significant at FAMILY_ALPHA / (blends tried), Bonferroni, replaces the
