@@ -1010,7 +1010,7 @@ def _tune(
     target = np.flatnonzero(is_target)
     length = counts[row[target]]
     owner = np.repeat(np.arange(target.size), length)  # pair -> its target
-    first = np.cumsum(length) - length
+    first = np.cumsum(length) - length  # each target's first pair (every target has one)
     other = np.arange(owner.size) - first[owner] + (np.cumsum(counts) - counts)[row[target]][owner]
     ahead_on_tie = product[other] < product[target][owner]
     target_customer = np.flatnonzero(with_target)[row[target]]
@@ -1020,10 +1020,12 @@ def _tune(
         flags = np.zeros(customers.size, dtype=bool)
         if not row.size:
             return flags
-        quantised = np.round(_blend(components, vector) / SCORE_RESOLUTION).astype(np.int64)
+        score = _blend(components, vector)
+        score /= SCORE_RESOLUTION
+        quantised = np.round(score).astype(np.int64)
         theirs, mine = quantised[other], quantised[target][owner]
         above = (theirs > mine) | ((theirs == mine) & ahead_on_tie)
-        rank = np.bincount(owner, weights=above, minlength=target.size)
+        rank = np.add.reduceat(above, first, dtype=np.int64)
         flags[target_customer[rank < top_n]] = True
         return flags
 
