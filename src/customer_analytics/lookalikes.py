@@ -113,7 +113,7 @@ _MARGIN = 3  # extra candidates retrieved beyond k before exact rescoring
 _BLOCK_ELEMENTS = 1 << 24  # float64 scores per block of the audience scan (128 MiB)
 _TREE_DELTA = 1e-9  # similarity margin for boundary ties with float64 tree distances
 _CHUNK = 65_536  # customers per search call (bounds memory, paces progress lines)
-_TRAIN_ROWS_PER_CELL = 64  # faiss k-means training sample per cell
+_TRAIN_ROWS_PER_CELL = 32  # faiss k-means training sample per cell
 # Default IVF cells: round(_CELLS_PER_SQRT_N x sqrt(n)). With 8 probes, 3 x sqrt(n) cells scan
 # a third of the vectors sqrt(n) cells do, at recall@3 ~0.997 on the 1M build (README).
 _CELLS_PER_SQRT_N = 3.0
@@ -267,7 +267,8 @@ class _Index:
         self.units = units
         self.method = method
         self.nonzero_rows = np.flatnonzero(~_zero_rows(units))
-        vectors = units[self.nonzero_rows]
+        everyone = self.nonzero_rows.size == units.shape[0]
+        vectors = units if everyone else units[self.nonzero_rows]  # no copy when all count
         started = time.perf_counter()
         if method == "exact":
             self.tree = cKDTree(vectors, leafsize=16, balanced_tree=False)
@@ -360,11 +361,19 @@ def _build_ivf(
 
 
 def _probe_cells(index: faiss.IndexIVFFlat, vectors: np.ndarray) -> np.ndarray:
-    """The ``index.nprobe`` cells each vector probes, nearest first (int32, n x nprobe)."""
+    """The ``index.nprobe`` cells each vector probes, nearest first (int32, n x nprobe).
+
+    In one thread: on 2 shared cores faiss's second thread made this 3-4x slower (it waits
+    for the other model's work), and every vector's cells are the same either way."""
     probes = np.empty((vectors.shape[0], index.nprobe), dtype=np.int32)
-    for start in range(0, vectors.shape[0], _CHUNK * 4):
-        chunk = np.ascontiguousarray(vectors[start : start + _CHUNK * 4], dtype=np.float32)
-        probes[start : start + chunk.shape[0]] = index.quantizer.search(chunk, index.nprobe)[1]
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        for start in range(0, vectors.shape[0], _CHUNK):
+            chunk = np.ascontiguousarray(vectors[start : start + _CHUNK], dtype=np.float32)
+            probes[start : start + chunk.shape[0]] = index.quantizer.search(chunk, index.nprobe)[1]
+    finally:
+        faiss.omp_set_num_threads(threads)
     return probes
 
 
@@ -526,7 +535,7 @@ def _pair_scores(neighbours: np.ndarray, units: np.ndarray) -> np.ndarray:
     queries = np.repeat(np.arange(n_q), k)
     flat = neighbours.ravel()
     scores = np.empty(flat.size)
-    chunk = 1 << 20
+    chunk = _CHUNK  # pairs per block: two float64 blocks of chunk x d
     for start in range(0, flat.size, chunk):
         a = units[queries[start : start + chunk]]
         b = units[flat[start : start + chunk]]
