@@ -286,11 +286,14 @@ class _Index:
         return int(self.nonzero_rows.size)
 
     def search_order(self, rows: np.ndarray) -> np.ndarray:
-        """Positions of ``rows`` in the order they are best searched in: by IVF cell, so
-        consecutive queries scan the same lists while they are in the CPU cache. Every
-        query's answer is independent of the others, so the order never changes a result."""
-        if self.method == "exact":
-            return np.arange(rows.size)
+        """Positions of ``rows`` in the order they are best searched in: by IVF cell (or k-d
+        tree leaf), so consecutive queries scan the same lists (leaves) while they are in
+        the CPU cache. Every query's answer is independent of the others, so the order
+        never changes a result."""
+        if self.method == "exact":  # the tree's own order: neighbours share leaves
+            leaf_order = np.empty(self.size, dtype=np.int64)
+            leaf_order[self.tree.indices] = np.arange(self.size)
+            return np.argsort(leaf_order[self._local(rows)], kind="stable")
         return np.argsort(self.probes[self._local(rows), 0], kind="stable")
 
     def _local(self, rows: np.ndarray) -> np.ndarray:
