@@ -8,8 +8,9 @@ For every size (customers:transactions) it
 
 1. generates the data once as Parquet (``customer-analytics generate``, reused when present);
 2. times the whole ``dbt build`` (every model and test; ``input_dir`` + Parquet, into a
-   temporary DuckDB file) in its own process tree, with its peak resident memory and the
-   slowest steps from ``run_results.json``;
+   temporary DuckDB file) in its own process tree, with its peak resident memory, the
+   models that were running when the sampled resident size was highest, and the slowest
+   steps from ``run_results.json``;
 3. checks the lookalikes the build wrote against brute-force exact top-3 on a fixed sample
    of customers: recall@3, and the largest score difference where both have the same pair;
 4. runs the notebook way, written as a notebook would (pandas ``read_parquet`` + ``merge``
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +56,31 @@ def _load() -> str:
 
 def _measured(command: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run ``command`` in a fresh process tree; wall seconds, peak RSS (GiB), its stdout."""
+    # The child's peak RSS is the kernel's high-water mark (RUSAGE_CHILDREN); a sampler
+    # beside it notes *when* the resident size was highest, so the build can name the
+    # models that were running then.
     wrapper = (
-        "import resource, subprocess, sys, json;"
-        "done = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
-        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
-        "sys.stderr.write(done.stderr[-4000:]);"
-        "print(json.dumps({'rc': done.returncode, 'peak_kib': peak, 'out': done.stdout}))"
+        "import json, resource, subprocess, sys, threading, time\n"
+        "child = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE,"
+        " text=True)\n"
+        "top = [0, 0.0]\n"
+        "def sample():\n"
+        "    while child.poll() is None:\n"
+        "        try:\n"
+        "            with open(f'/proc/{child.pid}/status') as status:\n"
+        "                kib = next(int(line.split()[1]) for line in status"
+        " if line.startswith('VmRSS:'))\n"
+        "        except (OSError, StopIteration):\n"
+        "            break\n"
+        "        if kib > top[0]:\n"
+        "            top[:] = [kib, time.time()]\n"
+        "        time.sleep(0.2)\n"
+        "threading.Thread(target=sample, daemon=True).start()\n"
+        "out, err = child.communicate()\n"
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "sys.stderr.write(err[-4000:])\n"
+        "print(json.dumps({'rc': child.returncode, 'peak_kib': peak, 'out': out,"
+        " 'sampled_peak_kib': top[0], 'sampled_peak_at': top[1]}))\n"
     )
     load_before = _load()
     start = time.perf_counter()
@@ -79,6 +100,8 @@ def _measured(command: list[str], env: dict[str, str] | None = None) -> dict[str
     return {
         "seconds": seconds,
         "peak_gib": stats["peak_kib"] / 1024**2,
+        "sampled_peak_gib": stats["sampled_peak_kib"] / 1024**2,
+        "sampled_peak_at": stats["sampled_peak_at"],
         "out": stats["out"],
         "load": f"{load_before} -> {_load()}",
     }
@@ -114,8 +137,23 @@ def dbt_build(data: Path, build: Path) -> dict[str, Any]:
         ((r["unique_id"].split(".")[-1], r["execution_time"]) for r in results),
         key=lambda step: -step[1],
     )
+    result["running_at_peak"] = [
+        r["unique_id"].split(".")[-1] for r in results if _ran_at(r, result["sampled_peak_at"])
+    ]
     result["database"] = build / "bench.duckdb"
     return result
+
+
+def _ran_at(result: dict[str, Any], moment: float) -> bool:
+    """Whether a run_results entry was executing at ``moment`` (epoch seconds)."""
+    for timing in result.get("timing", []):
+        if timing["name"] == "execute" and timing.get("started_at"):
+            started, completed = (
+                datetime.fromisoformat(timing[key].replace("Z", "+00:00")).timestamp()
+                for key in ("started_at", "completed_at")
+            )
+            return started <= moment <= completed
+    return False
 
 
 def lookalike_check(database: Path, sample_size: int, seed: int) -> dict[str, float]:
@@ -270,6 +308,10 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"  dbt build (all models and tests): {build_result['seconds']:.1f} s, "
                 f"peak RSS {build_result['peak_gib']:.2f} GiB  [{build_result['load']}]"
+            )
+            running = ", ".join(build_result["running_at_peak"]) or "no model (dbt or publish)"
+            print(
+                f"  highest sampled RSS {build_result['sampled_peak_gib']:.2f} GiB while: {running}"
             )
             for name, step_seconds in build_result["steps"][:8]:
                 print(f"    {name:<44} {step_seconds:7.1f} s")

@@ -3,7 +3,8 @@
 Runs each step in a fresh process on Parquet files from the generator (planted taste and
 churn), with segments = the planted archetypes and three random lookalikes per customer,
 or (``--db``) on the tables of a built DuckDB file (its segments, lookalikes and the weights
-its recommendation_backtest chose), and prints per step: wall and CPU seconds, peak RSS, the
+its recommendation_backtest chose; handed over as DuckDB relations, as dbt does, under the
+build's memory_limit 1GB and 2 threads), and prints per step: wall and CPU seconds, peak RSS, the
 RSS with only the inputs loaded (the step's own share is the difference), the load average,
 and the backtest figures. Not a test: figures only.
 
@@ -68,41 +69,41 @@ def _inputs(data: Path) -> dict[str, pa.Table]:
     }
 
 
-def _db_inputs(db: Path) -> tuple[dict[str, pa.Table], list[float]]:
-    """The build's own tables (read only) and the weights its backtest chose."""
+def _db_inputs(db: Path) -> tuple[dict[str, object], list[float]]:
+    """The build's own tables (read only) as DuckDB relations, as the dbt models get them
+    (the models read them in batches), on a connection with the build's memory limit and
+    threads, and the weights its backtest chose."""
     import duckdb
 
-    with duckdb.connect(str(db), read_only=True) as con:
-
-        def read(sql: str) -> pa.Table:
-            return con.sql(sql).to_arrow_table()
-
-        tables = {
-            "transactions": read(
-                "select customer_id, product_id, transaction_date, total_value from transactions"
-            ),
-            "customers": read("select customer_id, segment_id from customer_segments"),
-            "products": read("select product_id, product_name, category, price from products"),
-            "lookalikes": read(
-                "select customer_id, lookalike_customer_id, similarity_score"
-                " from customer_lookalikes"
-            ),
-        }
-        weights = read(
+    con = duckdb.connect(str(db), read_only=True)
+    con.execute("set memory_limit = '1GB'")
+    con.execute("set threads = 2")
+    tables: dict[str, object] = {
+        "transactions": con.table("transactions"),
+        "customers": con.table("customer_segments"),
+        "products": con.table("products"),
+        "lookalikes": con.table("customer_lookalikes"),
+    }
+    weights = (
+        con.sql(
             "select weight_item_similarity, weight_lookalike, weight_segment_popularity,"
             " weight_overall_popularity from recommendation_backtest"
             " where method = 'blended_recommender'"
-        ).to_pylist()[0]
+        )
+        .to_arrow_table()
+        .to_pylist()[0]
+    )
     return tables, list(weights.values())
 
 
 def _step(name: str, data: Path, db: Path | None) -> dict[str, object]:
     from customer_analytics import lifetime_value, recommendations
 
+    t: dict[str, object]
     if db is not None:
         t, chosen = _db_inputs(db)
     else:
-        t, chosen = _inputs(data), [10.0, 0.1, 3.0, 1.0]
+        t, chosen = dict(_inputs(data)), [10.0, 0.1, 3.0, 1.0]
     inputs_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cpu_started = time.process_time()
     reco = {

@@ -4,7 +4,6 @@ from typing import Any
 
 from customer_analytics.dbt_logging import forward_to_dbt
 from customer_analytics.dbt_settings import require_settings
-from customer_analytics.frames import arrow_columns
 from customer_analytics.lifetime_value import churn_backtest
 
 
@@ -23,7 +22,8 @@ def model(dbt: Any, session: Any) -> Any:
         optional=("as_of_date",),
     )
     return churn_backtest(
-        arrow_columns(dbt.ref("transactions"), "customer_id, transaction_date, total_value"),
-        arrow_columns(dbt.ref("customers"), "customer_id"),
+        # relations, not tables: the package streams the transactions as compact codes
+        dbt.ref("transactions"),
+        dbt.ref("customers"),
         **settings,
     )

@@ -26,12 +26,11 @@ def model(dbt: Any, session: Any) -> Any:
         where="method = 'blended_recommender'",
     ).to_pylist()
     return recommend_products(
-        arrow_columns(dbt.ref("transactions"), "customer_id, product_id, transaction_date"),
-        arrow_columns(dbt.ref("customer_segments"), "customer_id, segment_id"),
-        arrow_columns(dbt.ref("products"), "product_id, product_name, category, price"),
-        arrow_columns(
-            dbt.ref("customer_lookalikes"), "customer_id, lookalike_customer_id, similarity_score"
-        ),
+        # relations, not tables: the package streams the large ones as compact codes
+        dbt.ref("transactions"),
+        dbt.ref("customer_segments"),
+        dbt.ref("products"),
+        dbt.ref("customer_lookalikes"),
         Weights(*chosen[0].values()),
         **settings,
     )

@@ -4,7 +4,6 @@ from typing import Any
 
 from customer_analytics.dbt_logging import forward_to_dbt
 from customer_analytics.dbt_settings import require_settings
-from customer_analytics.frames import arrow_columns
 from customer_analytics.recommendations import recommendation_backtest
 
 
@@ -28,11 +27,10 @@ def model(dbt: Any, session: Any) -> Any:
         optional=("as_of_date",),
     )
     return recommendation_backtest(
-        arrow_columns(dbt.ref("transactions"), "customer_id, product_id, transaction_date"),
-        arrow_columns(dbt.ref("customer_segments"), "customer_id, segment_id"),
-        arrow_columns(dbt.ref("products"), "product_id"),
-        arrow_columns(
-            dbt.ref("customer_lookalikes"), "customer_id, lookalike_customer_id, similarity_score"
-        ),
+        # relations, not tables: the package streams the large ones as compact codes
+        dbt.ref("transactions"),
+        dbt.ref("customer_segments"),
+        dbt.ref("products"),
+        dbt.ref("customer_lookalikes"),
         **settings,
     )

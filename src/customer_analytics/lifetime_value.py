@@ -29,12 +29,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import optimize, special
 from sklearn.metrics import roc_auc_score
+
+from customer_analytics.frames import coded_columns, read_columns, sorted_ids
 
 __all__ = [
     "RFM_GROUPS",
@@ -93,75 +96,88 @@ class Purchases:
     repeat_mean_value: np.ndarray  # mean value of the repeat purchase days; nan when x = 0
 
 
-def _day_numbers(column: pa.ChunkedArray) -> np.ndarray:
-    """Days since 1970-01-01 (a date32 is that number already: no datetime64 round trip)."""
-    days = pc.cast(pc.cast(column, pa.date32()), pa.int32())
-    return days.to_numpy(zero_copy_only=False).astype(np.int64)
-
-
 @dataclass(frozen=True)
 class _Ledger:
-    """The transactions as integer codes: read once, summarised at any end day."""
+    """The transactions as compact codes: read once, summarised at any end day."""
 
     customer_ids: pa.Array  # every customer, sorted
-    customer: np.ndarray  # int64 position in customer_ids, one per transaction
-    day: np.ndarray  # int64 day number
+    customer: np.ndarray  # int32 position in customer_ids, one per transaction
+    day: np.ndarray  # int32 day number
     value: np.ndarray  # float64
 
 
-def _ledger(transactions: pa.Table, customers: pa.Table) -> _Ledger:
-    for name, table, columns in (
-        ("transactions", transactions, ("customer_id", "transaction_date", "total_value")),
-        ("customers", customers, ("customer_id",)),
-    ):
-        missing = [c for c in columns if c not in table.column_names]
-        if missing:
-            raise ValueError(f"{name} lacks the column(s) {', '.join(missing)}")
-    ids = pc.unique(customers["customer_id"])
-    ids = ids.take(pc.sort_indices(ids))
-    who = pc.index_in(transactions["customer_id"], value_set=ids)
-    if who.null_count:
-        first = pc.filter(transactions["customer_id"], pc.is_null(who))[0].as_py()
-        raise ValueError(
-            f"transactions: {who.null_count} row(s) with a customer_id missing from the"
-            f" customer list, first {first!r}"
-        )
-    return _Ledger(
-        ids,
-        who.to_numpy(zero_copy_only=False).astype(np.int64),
-        _day_numbers(transactions["transaction_date"]),
-        transactions["total_value"].to_numpy().astype(np.float64),
+def _ledger(transactions: Any, customers: Any) -> _Ledger:
+    """Code the transactions (an Arrow table, DuckDB relation or Spark DataFrame with
+    customer_id, transaction_date, total_value) batch by batch against the sorted customer
+    ids: no table of the transactions' strings is held."""
+    ids = sorted_ids(read_columns(customers, ["customer_id"], "customers")["customer_id"])
+    coded = coded_columns(
+        transactions,
+        ids={"customer_id": ids},
+        days=["transaction_date"],
+        values=["total_value"],
+        what="transactions",
     )
+    return _Ledger(ids, coded["customer_id"], coded["transaction_date"], coded["total_value"])
+
+
+SUM_CHUNK_ROWS = 1 << 20  # rows added at once by _ordered_sums: bounds its scratch memory
+
+
+def _ordered_sums(
+    ledger: _Ledger, end_day: int, n: int, repeat_of: np.ndarray | None = None
+) -> np.ndarray:
+    """Per customer, the sum of the values of the rows up to ``end_day`` (with
+    ``repeat_of``: only the rows not on that day of their customer), added in row order:
+    the same floating-point sums as one ``np.bincount`` over all rows, with no temporary
+    array of the rows' size."""
+    out = np.zeros(n, dtype=np.float64)
+    for start in range(0, ledger.day.size, SUM_CHUNK_ROWS):
+        part = slice(start, start + SUM_CHUNK_ROWS)
+        customer, day = ledger.customer[part], ledger.day[part]
+        keep = day <= end_day
+        if repeat_of is not None:
+            keep &= day != repeat_of[customer]
+        np.add.at(out, customer[keep], ledger.value[part][keep])
+    return out
 
 
 def _summarise(ledger: _Ledger, end_day: int) -> Purchases:
     n = len(ledger.customer_ids)
-    customer, day, value = ledger.customer, ledger.day, ledger.value
-    if day.size and int(day.max()) > end_day:
-        keep = day <= end_day
-        customer, day, value = customer[keep], day[keep], value[keep]
-    transactions_per = np.bincount(customer, minlength=n)
-    revenue = np.bincount(customer, weights=value, minlength=n)
-    # distinct (customer, day) pairs: one sort of an integer key, no inverse needed
+    day = ledger.day
+    rows = int(np.count_nonzero(day <= end_day))
+    # distinct (customer, day) pairs: one sort of an integer key (int32 where it fits), no
+    # inverse needed; each customer's run of sorted keys is found by binary search
     base = int(day.min()) if day.size else 0
     span = int(day.max()) - base + 1 if day.size else 1
-    key = customer * span + (day - base)
-    if n * span < 2**31:
-        key = key.astype(np.int32)
-    key = np.sort(key)  # np.unique would hash first: several times slower at 10M rows
-    unique_key = key[np.r_[True, key[1:] != key[:-1]]].astype(np.int64)
-    day_customer = unique_key // span
-    purchase_days = np.bincount(day_customer, minlength=n)
+    dtype = np.int32 if (n + 1) * span < 2**31 else np.int64
+    key = np.empty(rows, dtype=dtype)
+    filled = 0
+    for start in range(0, day.size, SUM_CHUNK_ROWS):
+        part = slice(start, start + SUM_CHUNK_ROWS)
+        keep = day[part] <= end_day
+        chunk = ledger.customer[part][keep].astype(dtype) * dtype(span)
+        chunk += (day[part][keep] - base).astype(dtype)
+        key[filled : filled + chunk.size] = chunk
+        filled += chunk.size
+    key.sort()  # np.unique would hash first: several times slower at 10M rows
+    bounds = np.arange(n + 1, dtype=np.int64) * span
+    at = np.searchsorted(key, bounds)
+    transactions_per = np.diff(at)
+    unique_key = key[np.r_[True, key[1:] != key[:-1]]] if key.size else key
+    del key
+    at = np.searchsorted(unique_key, bounds)
+    starts, ends = at[:-1], at[1:]
+    purchase_days = ends - starts
     has = purchase_days > 0
-    ends = np.cumsum(purchase_days)
-    starts = ends - purchase_days
     first_day = np.full(n, -1, dtype=np.int64)
     last_day = np.full(n, -1, dtype=np.int64)
-    first_day[has] = unique_key[starts[has]] % span + base
-    last_day[has] = unique_key[ends[has] - 1] % span + base
+    first_day[has] = unique_key[starts[has]].astype(np.int64) - bounds[:-1][has] + base
+    last_day[has] = unique_key[ends[has] - 1].astype(np.int64) - bounds[:-1][has] + base
+    del unique_key
+    revenue = _ordered_sums(ledger, end_day, n)
     # repeat purchase days: every purchase day but the customer's first
-    repeat = day != first_day[customer]
-    repeat_value = np.bincount(customer[repeat], weights=value[repeat], minlength=n)
+    repeat_value = _ordered_sums(ledger, end_day, n, repeat_of=first_day.astype(day.dtype))
     repeats = purchase_days - has.astype(np.int64)
     repeat_mean = np.divide(repeat_value, repeats, out=np.full(n, np.nan), where=repeats > 0)
     return Purchases(
@@ -176,7 +192,7 @@ def _summarise(ledger: _Ledger, end_day: int) -> Purchases:
     )
 
 
-def summarise_purchases(transactions: pa.Table, customers: pa.Table, end_day: int) -> Purchases:
+def summarise_purchases(transactions: Any, customers: Any, end_day: int) -> Purchases:
     """Summarise ``transactions`` (customer_id, transaction_date, total_value) up to ``end_day``."""
     return _summarise(_ledger(transactions, customers), end_day)
 
@@ -500,8 +516,8 @@ CLV_SCHEMA = pa.schema(
 
 
 def customer_lifetime_value(
-    transactions: pa.Table,
-    customers: pa.Table,
+    transactions: Any,
+    customers: Any,
     *,
     purchase_forecast_days: int,
     churn_risk_high_below: float,
@@ -512,11 +528,16 @@ def customer_lifetime_value(
 ) -> pa.Table:
     """One row per customer: RFM scores and group, P(alive), risk band, expected purchases
     in the next ``purchase_forecast_days`` and expected 12-month value (nulls for non-buyers).
+
+    ``transactions`` (customer_id, transaction_date, total_value) and ``customers``
+    (customer_id) are Arrow tables, DuckDB relations or Spark DataFrames; the transactions are
+    read in batches and kept only as numpy codes.
     """
     _check_settings(purchase_forecast_days, churn_risk_high_below, churn_risk_low_from)
     ledger = _ledger(transactions, customers)
     end = _as_of_day(ledger.day, as_of_date)
     summary = _summarise(ledger, end)
+    del ledger  # the per-transaction arrays are not needed past the summary
     has = summary.has_purchase
     x = (summary.purchase_days - 1)[has].astype(np.float64)
     t_x = (summary.last_day - summary.first_day)[has].astype(np.float64)
@@ -612,8 +633,8 @@ BACKTEST_METHODS: tuple[str, ...] = ("pareto_nbd", "recency_only", "historical_r
 
 
 def churn_backtest(
-    transactions: pa.Table,
-    customers: pa.Table,
+    transactions: Any,
+    customers: Any,
     *,
     purchase_forecast_days: int,
     churn_risk_high_below: float,
@@ -636,6 +657,7 @@ def churn_backtest(
     cutoff = end - purchase_forecast_days
     calibration = _summarise(ledger, cutoff)
     full = _summarise(ledger, end)
+    del ledger
     has = calibration.has_purchase
     x = (calibration.purchase_days - 1)[has].astype(np.float64)
     t_x = (calibration.last_day - calibration.first_day)[has].astype(np.float64)

@@ -43,14 +43,17 @@ import itertools
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 from scipy.stats import binomtest
+
+from customer_analytics.frames import coded_columns, read_columns, sorted_ids
 
 __all__ = [
     "BACKTEST_METHODS",
@@ -127,12 +130,15 @@ BACKTEST_SCHEMA = pa.schema(
         ("tuning_hit_rate", pa.float64()),
     ]
 )
+TEXT_CODES = pa.dictionary(pa.int32(), pa.string())
+"""Text columns of the recommendations: codes into the customer, product and reason lists
+(4 bytes a row instead of a copy of the text; DuckDB and Spark read them as plain text)."""
 RECOMMENDATION_SCHEMA: tuple[tuple[str, pa.DataType], ...] = (
-    ("customer_id", pa.string()),
+    ("customer_id", TEXT_CODES),
     ("recommendation_rank", pa.int32()),
-    ("product_id", pa.string()),
-    ("product_name", pa.string()),
-    ("category", pa.string()),
+    ("product_id", TEXT_CODES),
+    ("product_name", TEXT_CODES),
+    ("category", TEXT_CODES),
     ("price", pa.float64()),
     ("recommendation_score", pa.float64()),
     ("item_similarity_score", pa.float64()),
@@ -140,7 +146,7 @@ RECOMMENDATION_SCHEMA: tuple[tuple[str, pa.DataType], ...] = (
     ("lookalikes_who_bought", pa.int32()),
     ("segment_share", pa.float64()),
     ("overall_share", pa.float64()),
-    ("reason", pa.string()),
+    ("reason", TEXT_CODES),
 )
 
 
@@ -166,11 +172,6 @@ class _Data:
         return len(self.product_ids)
 
 
-def _sorted_unique(column: pa.ChunkedArray | pa.Array) -> pa.Array:
-    values = pc.unique(column)
-    return values.take(pc.sort_indices(values))
-
-
 def _codes(values: pa.ChunkedArray | pa.Array, universe: pa.Array, what: str) -> np.ndarray:
     """Position of each value in ``universe``; an unknown value is an error naming it."""
     codes = pc.index_in(values, value_set=universe)
@@ -183,46 +184,48 @@ def _codes(values: pa.ChunkedArray | pa.Array, universe: pa.Array, what: str) ->
     return codes.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
 
 
-def _require_columns(table: pa.Table, name: str, columns: tuple[str, ...]) -> None:
-    missing = [c for c in columns if c not in table.column_names]
-    if missing:
-        raise ValueError(f"{name} lacks the column(s) {', '.join(missing)}")
-
-
-def _read_inputs(
-    transactions: pa.Table, customers: pa.Table, products: pa.Table, lookalikes: pa.Table
-) -> _Data:
-    _require_columns(
-        transactions, "transactions", ("customer_id", "product_id", "transaction_date")
-    )
-    _require_columns(customers, "customer segments", ("customer_id", "segment_id"))
-    _require_columns(products, "products", ("product_id",))
-    _require_columns(
-        lookalikes, "lookalikes", ("customer_id", "lookalike_customer_id", "similarity_score")
-    )
-    customer_ids = _sorted_unique(customers["customer_id"])
+def _read_inputs(transactions: Any, customers: Any, products: Any, lookalikes: Any) -> _Data:
+    """The inputs as integer codes. Each is an Arrow table, a DuckDB relation or a Spark
+    DataFrame; the large ones (transactions, lookalikes) are read in batches and kept only as
+    numpy codes, so no table of their strings is held."""
+    customers = read_columns(customers, ["customer_id", "segment_id"], "customer segments")
+    customer_ids = sorted_ids(customers["customer_id"])
     if len(customer_ids) != customers.num_rows:
         raise ValueError("customer segments: customer_id is not unique")
-    product_ids = _sorted_unique(products["product_id"])
+    product_ids = sorted_ids(read_columns(products, ["product_id"], "products")["product_id"])
     by_customer = _codes(customers["customer_id"], customer_ids, "customer segments")
     segment_values = customers["segment_id"].to_numpy().astype(np.int64)
     segment = np.empty(len(customer_ids), dtype=np.int64)
     segment[by_customer] = np.unique(segment_values, return_inverse=True)[1]
-    days = pc.cast(transactions["transaction_date"], pa.date32())
+    del customers, by_customer, segment_values
     n = len(customer_ids)
-    rows = _codes(lookalikes["customer_id"], customer_ids, "lookalikes")
-    cols = _codes(lookalikes["lookalike_customer_id"], customer_ids, "lookalikes")
-    scores = lookalikes["similarity_score"].to_numpy().astype(np.float64)
+    pairs = coded_columns(
+        lookalikes,
+        ids={"customer_id": customer_ids, "lookalike_customer_id": customer_ids},
+        values=["similarity_score"],
+        what="lookalikes",
+    )
     lookalike = sp.csr_matrix(
-        (np.clip(scores, 0.0, None), (rows, cols)), shape=(n, n), dtype=np.float64
+        (
+            np.clip(pairs.pop("similarity_score"), 0.0, None),
+            (pairs.pop("customer_id"), pairs.pop("lookalike_customer_id")),
+        ),
+        shape=(n, n),
+        dtype=np.float64,
+    )
+    coded = coded_columns(
+        transactions,
+        ids={"customer_id": customer_ids, "product_id": product_ids},
+        days=["transaction_date"],
+        what="transactions",
     )
     return _Data(
         customer_ids=customer_ids,
         product_ids=product_ids,
         segment=segment,
-        purchase_customer=_codes(transactions["customer_id"], customer_ids, "transactions"),
-        purchase_product=_codes(transactions["product_id"], product_ids, "transactions"),
-        purchase_day=pc.cast(days, pa.int32()).to_numpy(zero_copy_only=False),
+        purchase_customer=coded["customer_id"],
+        purchase_product=coded["product_id"],
+        purchase_day=coded["transaction_date"],
         lookalike=lookalike,
     )
 
@@ -242,15 +245,28 @@ class _Fitted:
     overall_order: np.ndarray  # products
 
 
+KEY_CHUNK_ROWS = 1 << 20  # transactions turned into keys at once: bounds scratch memory
+
+
 def _purchase_matrix(data: _Data, mask: np.ndarray) -> sp.csr_matrix:
-    """Customers x products, 1 where bought: one sort of integer keys, CSR built directly."""
+    """Customers x products, 1 where bought: one sort of integer keys (int32 where they fit,
+    built a block of rows at a time), CSR built directly."""
     p = data.n_products
-    key = np.sort(data.purchase_customer[mask].astype(np.int64) * p + data.purchase_product[mask])
+    dtype = np.int32 if (data.n_customers + 1) * p < 2**31 else np.int64
+    key = np.empty(int(np.count_nonzero(mask)), dtype=dtype)
+    filled = 0
+    for start in range(0, mask.size, KEY_CHUNK_ROWS):
+        part = slice(start, start + KEY_CHUNK_ROWS)
+        keep = mask[part]
+        chunk = data.purchase_customer[part][keep].astype(dtype) * dtype(p)
+        chunk += data.purchase_product[part][keep]
+        key[filled : filled + chunk.size] = chunk
+        filled += chunk.size
+    key.sort()
     key = key[np.r_[True, key[1:] != key[:-1]]] if key.size else key
-    indptr = np.zeros(data.n_customers + 1, dtype=np.int64)
-    np.cumsum(np.bincount(key // p, minlength=data.n_customers), out=indptr[1:])
+    indptr = np.searchsorted(key, np.arange(data.n_customers + 1, dtype=np.int64) * p)
     matrix = sp.csr_matrix(
-        (np.ones(key.size), (key % p).astype(np.int32), indptr),
+        (np.ones(key.size), (key % dtype(p)).astype(np.int32), indptr),
         shape=(data.n_customers, p),
     )
     matrix.has_sorted_indices = True
@@ -258,7 +274,7 @@ def _purchase_matrix(data: _Data, mask: np.ndarray) -> sp.csr_matrix:
 
 
 DENSE_PAIR_CELLS = 2**24  # co-purchase counts kept dense up to this many product pairs
-PAIR_BLOCK = 4_000_000  # product pairs expanded at once
+PAIR_BLOCK = 1_000_000  # product pairs expanded at once (bounds scratch memory)
 
 
 def _cooccurrence(bought: sp.csr_matrix) -> np.ndarray:
@@ -322,10 +338,18 @@ def _fit(data: _Data, bought: sp.csr_matrix, item_neighbours: int) -> _Fitted:
     similarity = _top_per_row(sp.csr_matrix((cosine, (row, col)), shape=(p, p)), item_neighbours)
     n_segments = int(data.segment.max()) + 1 if data.segment.size else 0
     segment_sizes = np.bincount(data.segment, minlength=n_segments).astype(np.float64)
-    buyer = np.repeat(np.arange(data.n_customers), np.diff(bought.indptr))
-    segment_buyers = np.bincount(
-        data.segment[buyer] * p + bought.indices, minlength=n_segments * p
-    ).reshape(n_segments, p)
+    # buyers per segment and product, counted a block of customers at a time (exact integers)
+    segment_buyers = np.zeros(n_segments * p, dtype=np.int64)
+    for start in range(0, data.n_customers, KEY_CHUNK_ROWS // 8):
+        stop = min(start + KEY_CHUNK_ROWS // 8, data.n_customers)
+        lo, hi = int(bought.indptr[start]), int(bought.indptr[stop])
+        buyer_segment = np.repeat(
+            data.segment[start:stop], np.diff(bought.indptr[start : stop + 1])
+        )
+        segment_buyers += np.bincount(
+            buyer_segment * p + bought.indices[lo:hi], minlength=n_segments * p
+        )
+    segment_buyers = segment_buyers.reshape(n_segments, p)
     segment_share = segment_buyers / np.maximum(segment_sizes, 1.0)[:, None]
     overall_share = np.bincount(bought.indices, minlength=p) / max(data.n_customers, 1)
     products = np.arange(data.n_products)
@@ -852,7 +876,8 @@ class _Split:
     window_transactions: int
 
 
-def _split(data: _Data, cutoff: int, end: int, item_neighbours: int) -> _Split:
+def _window_matrices(data: _Data, cutoff: int, end: int) -> tuple[sp.csr_matrix, ...]:
+    """Purchases up to ``cutoff``, and the products first bought in (cutoff, end]."""
     before = data.purchase_day <= cutoff
     window = (data.purchase_day > cutoff) & (data.purchase_day <= end)
     bought = _purchase_matrix(data, before)
@@ -861,14 +886,24 @@ def _split(data: _Data, cutoff: int, end: int, item_neighbours: int) -> _Split:
     wanted.eliminate_zeros()
     wanted = wanted.tocsr()
     wanted.sort_indices()
-    evaluated = np.flatnonzero(np.diff(wanted.indptr) > 0)
+    return bought, wanted
+
+
+def _split(data: _Data, cutoff: int, end: int, item_neighbours: int) -> _Split:
+    bought, wanted = _window_matrices(data, cutoff, end)
     return _Split(
         _fit(data, bought, item_neighbours),
         wanted,
-        evaluated,
-        int(before.sum()),
-        int(window.sum()),
+        np.flatnonzero(np.diff(wanted.indptr) > 0),
+        int(np.count_nonzero(data.purchase_day <= cutoff)),
+        int(np.count_nonzero((data.purchase_day > cutoff) & (data.purchase_day <= end))),
     )
+
+
+def _without_codes(data: _Data) -> _Data:
+    """``data`` without its per-transaction codes (once they are in purchase matrices)."""
+    nothing = np.zeros(0, dtype=np.int32)
+    return replace(data, purchase_customer=nothing, purchase_product=nothing, purchase_day=nothing)
 
 
 def _significant_win(gained: int, lost: int, tried: int) -> bool:
@@ -1039,14 +1074,28 @@ def _backtest(
     weights, tuning_rate = _tune(
         tuning, data, top_n, recommendation_tuning_sample_size, random_seed
     )
+    tuning_customers = min(tuning.evaluated.size, recommendation_tuning_sample_size)
+    del tuning  # its purchase matrices: not needed while the outer split is fitted
     LOG.info(
         "recommendation weights %s (tuning hit-rate %.4f on %d customers) in %.1f s",
         weights,
         tuning_rate,
-        min(tuning.evaluated.size, recommendation_tuning_sample_size),
+        tuning_customers,
         time.perf_counter() - started,
     )
-    outer = _split(data, cutoff, end, recommendation_item_neighbours)
+    # The outer split is the codes' last use: drop them before its fit and the scoring.
+    bought, wanted = _window_matrices(data, cutoff, end)
+    training = int(np.count_nonzero(data.purchase_day <= cutoff))
+    held_out = int(np.count_nonzero((data.purchase_day > cutoff) & (data.purchase_day <= end)))
+    data = _without_codes(data)
+    outer = _Split(
+        _fit(data, bought, recommendation_item_neighbours),
+        wanted,
+        np.flatnonzero(np.diff(wanted.indptr) > 0),
+        training,
+        held_out,
+    )
+    del bought, wanted
     eligible = outer.evaluated
     scored = eligible
     if eligible.size > recommendation_backtest_sample_size:
@@ -1109,10 +1158,10 @@ def _ratio(value: float, reference: float) -> float:
 
 
 def recommendation_backtest(
-    transactions: pa.Table,
-    customers: pa.Table,
-    products: pa.Table,
-    lookalikes: pa.Table,
+    transactions: Any,
+    customers: Any,
+    products: Any,
+    lookalikes: Any,
     *,
     recommendations_per_customer: int,
     recommendation_holdout_days: int,
@@ -1126,11 +1175,12 @@ def recommendation_backtest(
 
     ``transactions`` needs customer_id, product_id, transaction_date; ``customers``
     customer_id, segment_id (every customer); ``products`` product_id; ``lookalikes``
-    customer_id, lookalike_customer_id, similarity_score.
+    customer_id, lookalike_customer_id, similarity_score. Each is an Arrow table, a DuckDB
+    relation or a Spark DataFrame; the transactions and lookalikes are read in batches.
     """
-    data = _read_inputs(transactions, customers, products, lookalikes)
     return _backtest(
-        data,
+        # (not kept in a local: _backtest frees the per-transaction codes after their last use)
+        _read_inputs(transactions, customers, products, lookalikes),
         recommendations_per_customer,
         recommendation_holdout_days,
         recommendation_item_neighbours,
@@ -1142,10 +1192,10 @@ def recommendation_backtest(
 
 
 def recommend_products(
-    transactions: pa.Table,
-    customers: pa.Table,
-    products: pa.Table,
-    lookalikes: pa.Table,
+    transactions: Any,
+    customers: Any,
+    products: Any,
+    lookalikes: Any,
     weights: Weights,
     *,
     recommendations_per_customer: int,
@@ -1161,11 +1211,15 @@ def recommend_products(
     segment instead of scoring every candidate: the same output, faster.
     """
     top_n = recommendations_per_customer
+    products = read_columns(
+        products, ["product_id", "product_name", "category", "price"], "products"
+    )
     data = _read_inputs(transactions, customers, products, lookalikes)
     end = _as_of(data, as_of_date) if data.purchase_day.size or as_of_date else 0
-    fitted = _fit(
-        data, _purchase_matrix(data, data.purchase_day <= end), recommendation_item_neighbours
-    )
+    bought = _purchase_matrix(data, data.purchase_day <= end)
+    data = _without_codes(data)  # the codes are in the purchase matrix now
+    fitted = _fit(data, bought, recommendation_item_neighbours)
+    del bought
     vector = weights.vector()
     # Output arrays allocated once (at most N rows per customer), filled block by block.
     capacity = data.n_customers * top_n
@@ -1213,29 +1267,48 @@ def recommend_products(
                 data.n_customers,
                 part.stop / max(time.perf_counter() - started, 1e-9),
             )
+    # Only the shares, ids and segments are needed from here: free the purchase matrix, the
+    # ranking and the lookalikes before the output columns are built.
+    segment_share, overall_share = fitted.segment_share, fitted.overall_share
+    customer_ids, product_ids, segment_of = data.customer_ids, data.product_ids, data.segment
+    del fitted, ranking, data
+    schema = pa.schema(RECOMMENDATION_SCHEMA)
     if not filled:
-        return pa.table({name: pa.array([], typ) for name, typ in RECOMMENDATION_SCHEMA})
+        return schema.empty_table()
     out = {name: values[:filled] for name, values in out.items()}
-    segment = data.segment[out["customer_index"]]
+    segment = segment_of[out["customer_index"]]
     product = out["product_index"]
-    reasons = pa.array(REASONS)
     by_code = products.take(
-        pc.index_in(data.product_ids, value_set=products["product_id"])
+        pc.index_in(product_ids, value_set=products["product_id"])
     ).combine_chunks()  # product details in product-code order
+
+    def coded(
+        codes: np.ndarray, values: pa.Array | pa.ChunkedArray, distinct: bool = False
+    ) -> pa.DictionaryArray:
+        """``values.take(codes)`` as codes into the distinct values (pandas wants them
+        unique; ``distinct``: they are already)."""
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        if distinct:
+            return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), values)
+        encoded = values.dictionary_encode()
+        indices = encoded.indices.to_numpy(zero_copy_only=False)[codes]
+        return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), encoded.dictionary)
+
     codes = pa.array(product)
-    columns = {
-        "customer_id": data.customer_ids.take(pa.array(out["customer_index"])),
-        "recommendation_rank": pa.array(out["recommendation_rank"], pa.int32()),
-        "product_id": data.product_ids.take(codes),
-        "product_name": by_code["product_name"].take(codes),
-        "category": by_code["category"].take(codes),
-        "price": pc.cast(by_code["price"].take(codes), pa.float64()),
-        "recommendation_score": pa.array(out["recommendation_score"], pa.float64()),
-        "item_similarity_score": pa.array(out["item_similarity_score"], pa.float64()),
-        "lookalike_score": pa.array(out["lookalike_score"], pa.float64()),
-        "lookalikes_who_bought": pa.array(out["lookalikes_who_bought"], pa.int32()),
-        "segment_share": pa.array(fitted.segment_share[segment, product], pa.float64()),
-        "overall_share": pa.array(fitted.overall_share[product], pa.float64()),
-        "reason": reasons.take(pa.array(out["main_signal"])),
-    }
-    return pa.table(columns)
+    columns = [
+        coded(out["customer_index"], customer_ids, distinct=True),
+        pa.array(out["recommendation_rank"], pa.int32()),
+        coded(product, product_ids, distinct=True),
+        coded(product, by_code["product_name"]),
+        coded(product, by_code["category"]),
+        pc.cast(by_code["price"].take(codes), pa.float64()),
+        pa.array(out["recommendation_score"], pa.float64()),
+        pa.array(out["item_similarity_score"], pa.float64()),
+        pa.array(out["lookalike_score"], pa.float64()),
+        pa.array(out["lookalikes_who_bought"], pa.int32()),
+        pa.array(segment_share[segment, product], pa.float64()),
+        pa.array(overall_share[product], pa.float64()),
+        coded(out["main_signal"].astype(np.int32), pa.array(REASONS), distinct=True),
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from customer_analytics import frames, lifetime_value
 from customer_analytics import generate as gen
 from customer_analytics.lifetime_value import (
     RFM_GROUPS,
@@ -16,6 +18,7 @@ from customer_analytics.lifetime_value import (
     fit_gamma_gamma,
     fit_pareto_nbd,
     rfm_group,
+    summarise_purchases,
 )
 
 SETTINGS = {
@@ -178,3 +181,71 @@ def test_bad_settings_are_rejected_with_the_var_name() -> None:
         )
     with pytest.raises(ValueError, match="purchase_forecast_days"):
         churn_backtest(transactions, customers, **{**SETTINGS, "purchase_forecast_days": 0})
+
+
+def test_relations_and_decimal_values_give_the_same_tables(
+    churned: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
+) -> None:
+    """The model reads dbt's relations batch by batch: the same tables as from Arrow, also
+    with money as DECIMAL (each value the double nearest it) and in small batches."""
+    cfg = gen.Config(customers=3000, products=100, transactions=15000, seed=7, churn_share=0.2)
+    transactions, customers = _tables(gen.generate(cfg))
+    values, backtest, _ = churned
+    with duckdb.connect() as connection:
+        as_decimal = connection.from_arrow(transactions).project(
+            "customer_id, transaction_date, total_value::decimal(18, 2) as total_value"
+        )
+        relation_customers = connection.from_arrow(customers)
+        for batch_rows in (1000, frames.BATCH_ROWS):
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(frames, "BATCH_ROWS", batch_rows)
+                patch.setattr(lifetime_value, "SUM_CHUNK_ROWS", 777)
+                from_relation = customer_lifetime_value(
+                    as_decimal, relation_customers, **SETTINGS
+                ).to_pandas()
+                backtest_again = churn_backtest(
+                    as_decimal, relation_customers, **SETTINGS
+                ).to_pandas()
+            pd.testing.assert_frame_equal(from_relation, values, check_exact=True)
+            pd.testing.assert_frame_equal(backtest_again, backtest, check_exact=True)
+
+
+def test_summaries_equal_a_pandas_group_by() -> None:
+    """Per-customer purchase summary (chunked sums in row order) against pandas."""
+    cfg = gen.Config(customers=500, products=50, transactions=4000, seed=3)
+    transactions, customers = _tables(gen.generate(cfg))
+    frame = transactions.to_pandas()
+    frame["day"] = (pd.to_datetime(frame["transaction_date"]) - pd.Timestamp("1970-01-01")).dt.days
+    end = int(frame["day"].max()) - 30
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lifetime_value, "SUM_CHUNK_ROWS", 333)
+        summary = summarise_purchases(transactions, customers, end)
+    kept = frame[frame["day"] <= end]
+    ids = summary.customer_ids.to_pylist()
+    grouped = kept.groupby("customer_id")
+    first = grouped["day"].min()
+    repeat = kept[kept["day"] != kept["customer_id"].map(first)]
+    expected = pd.DataFrame(
+        {
+            "transactions": grouped.size(),
+            "revenue": grouped["total_value"].sum(),
+            "first_day": first,
+            "last_day": grouped["day"].max(),
+            "purchase_days": grouped["day"].nunique(),
+            "repeat_value": repeat.groupby("customer_id")["total_value"].sum(),
+        }
+    ).reindex(ids)
+    has = expected["transactions"].notna().to_numpy()
+    np.testing.assert_array_equal(summary.has_purchase, has)
+    np.testing.assert_array_equal(summary.transactions[has], expected["transactions"][has])
+    np.testing.assert_allclose(summary.revenue[has], expected["revenue"][has], rtol=1e-12)
+    np.testing.assert_array_equal(summary.first_day[has], expected["first_day"][has])
+    np.testing.assert_array_equal(summary.last_day[has], expected["last_day"][has])
+    np.testing.assert_array_equal(summary.purchase_days[has], expected["purchase_days"][has])
+    repeats = expected["purchase_days"][has] - 1
+    mean = expected["repeat_value"][has].fillna(0.0) / repeats.where(repeats > 0)
+    np.testing.assert_allclose(summary.repeat_mean_value[has], mean, rtol=1e-12)
+    before_any = summarise_purchases(transactions, customers, int(frame["day"].min()) - 1)
+    assert not before_any.has_purchase.any()
+    assert not before_any.transactions.any()
+    assert not before_any.revenue.any()

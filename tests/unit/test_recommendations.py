@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -11,8 +12,8 @@ import pyarrow.compute as pc
 import pytest
 import scipy.sparse as sp
 
+from customer_analytics import frames, recommendations
 from customer_analytics import generate as gen
-from customer_analytics import recommendations
 from customer_analytics.recommendations import (
     BACKTEST_METHODS,
     WEIGHT_GRID,
@@ -344,3 +345,52 @@ def test_co_purchase_counts_equal_the_sparse_product(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(recommendations, "PAIR_BLOCK", 500)  # many blocks
     counts = recommendations._cooccurrence(bought)
     assert np.array_equal(counts, (bought.T @ bought).toarray().astype(np.int64))
+
+
+def test_relations_give_the_same_recommendations_as_arrow_tables() -> None:
+    """dbt hands the models relations, read batch by batch as codes: the same output as from
+    Arrow tables; text columns are codes into small lists that DuckDB reads as plain text,
+    each product's name and category the products table's."""
+    data = gen.generate(_config(seed=7, taste_share=0.8))
+    transactions, customers, products = _inputs(data)
+    ids = customers["customer_id"].to_pylist()
+    lookalikes = pa.table(
+        {
+            "customer_id": ids,
+            "lookalike_customer_id": ids[1:] + ids[:1],
+            "similarity_score": np.linspace(0.2, 0.9, len(ids)),
+        }
+    )
+    weights = Weights(1.0, 1.0, 1.0, 1.0)
+    settings = {"recommendations_per_customer": TOP_N, "recommendation_item_neighbours": 50}
+    from_arrow = recommend_products(
+        transactions, customers, products, lookalikes, weights, **settings, as_of_date=None
+    )
+    backtest = recommendation_backtest(transactions, customers, products, lookalikes, **SETTINGS)
+    with duckdb.connect() as connection:
+        relations = [connection.from_arrow(t) for t in (transactions, customers, products)]
+        relations.append(connection.from_arrow(lookalikes))
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(frames, "BATCH_ROWS", 1000)
+            from_relations = recommend_products(*relations, weights, **settings, as_of_date=None)
+            assert recommendation_backtest(*relations, **SETTINGS).equals(backtest)
+        assert from_relations.equals(from_arrow)
+        connection.register("stored", from_arrow)
+        connection.register("catalogue", products)
+        stored = connection.table("stored")
+        text = ["customer_id", "product_id", "product_name", "category", "reason"]
+        assert {
+            c: str(t) for c, t in zip(stored.columns, stored.types, strict=True) if c in text
+        } == (dict.fromkeys(text, "VARCHAR"))
+        mismatched = connection.execute(
+            """
+            select count(*) from stored
+            join catalogue using (product_id)
+            where stored.product_name <> catalogue.product_name
+                or stored.category <> catalogue.category
+                or stored.price <> catalogue.price
+            """
+        ).fetchone()
+    assert from_arrow.schema.field("product_name").type == pa.dictionary(pa.int32(), pa.string())
+    assert mismatched == (0,)
+    assert set(from_arrow["reason"].to_pylist()) <= set(recommendations.REASONS)
