@@ -79,9 +79,11 @@ def _model_path(units: np.ndarray, sample: np.ndarray, truth: list[set[int]], qu
     """The model's own search (its index, probes found once, customers in cell order, exact
     rescoring) with its defaults, and the exact k-d tree, on the first ``queries`` customers."""
     n = units.shape[0]
+    defaults = lookalikes.top_k_lookalikes.__kwdefaults__ or {}
+    probes, seed = defaults["n_probe"], defaults["random_state"]
     for method in ("ivf", "exact"):
         started = time.perf_counter()
-        index = lookalikes._Index(units, method, None, 8, 42)
+        index = lookalikes._Index(units, method, None, probes, seed)
         built = time.perf_counter() - started
         found = lookalikes._search_top_k(index, sample, 3)
         started = time.perf_counter()
@@ -89,7 +91,7 @@ def _model_path(units: np.ndarray, sample: np.ndarray, truth: list[set[int]], qu
         searched = time.perf_counter() - started
         hits = [len(want & set(row.tolist())) for want, row in zip(truth, found, strict=True)]
         label = (
-            f"model {method}: {lookalikes._CELLS_PER_SQRT_N:g} x sqrt(n) cells, 8 probes"
+            f"model {method}: {lookalikes._CELLS_PER_SQRT_N:g} x sqrt(n) cells, {probes} probes"
             if method == "ivf"
             else "model exact: k-d tree"
         )
