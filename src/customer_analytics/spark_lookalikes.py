@@ -1,7 +1,8 @@
 """The lookalike search of ``customer_lookalikes`` on either engine, distributed on Spark.
 
 On DuckDB (or any pandas input) this is
-:func:`customer_analytics.lookalikes.lookalikes_from_features`.
+:func:`customer_analytics.lookalikes.lookalike_table` on the
+:func:`~customer_analytics.lookalikes.lookalike_matrix` of the features.
 On Spark the feature mart (one row per customer, small next to the transactions) is
 standardized on the driver, the normalised vectors are broadcast, and the search for all
 customers runs in ``mapInPandas`` over partitions of customer positions: each task builds the
@@ -138,10 +139,9 @@ def lookalikes_for_relation(
         return spark_lookalikes(
             customer_features, features=features, log_features=log_features, k=k
         )
-    return lookalikes.lookalikes_from_features(
-        lookalikes.read_feature_columns(customer_features, features),
-        features=features,
-        log_features=log_features,
-        k=k,
-        as_arrow=True,
+    # The feature frame (a Python string per id) is freed once the matrix is built, before
+    # the search and the output table need their memory.
+    fm = lookalikes.lookalike_matrix(
+        lookalikes.read_feature_columns(customer_features, features), features, log_features
     )
+    return lookalikes.lookalike_table(fm.customer_ids, fm.matrix, k)

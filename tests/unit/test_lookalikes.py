@@ -131,7 +131,7 @@ def test_auto_switches_to_ivf_above_the_limit():
     x, _ = make_blobs(n_samples=2000, n_features=6, centers=5, random_state=2)
     ids = make_ids(2000)
     expected = brute_force(ids, x, 3)
-    got = top_k_lookalikes(ids, x, 3, auto_exact_limit=1000)  # ivf: 45 cells, 8 probed
+    got = top_k_lookalikes(ids, x, 3, auto_exact_limit=1000)  # ivf: 134 cells, 8 probed
     want = expected.groupby("customer_id")["lookalike_customer_id"].apply(set)
     have = got.groupby("customer_id")["lookalike_customer_id"].apply(set)
     assert np.mean([len(want[c] & have[c]) / 3 for c in want.index]) >= 0.99
@@ -485,6 +485,55 @@ def test_expand_audience_through_the_ivf_index():
     np.testing.assert_allclose(
         common["similarity_score"], want[common["customer_id"]].to_numpy(), atol=1e-12
     )
+
+
+def test_ivf_index_equals_faiss_filing_and_search() -> None:
+    """The index files every vector where faiss's own ``add`` would, and the search with the
+    cells found at build time answers as faiss's own search (coarse search included)."""
+    import faiss
+
+    from customer_analytics.lookalikes import _build_ivf
+
+    rng = np.random.default_rng(21)
+    x = rng.normal(size=(3000, 7))
+    vectors = np.ascontiguousarray(x / np.linalg.norm(x, axis=1, keepdims=True))
+    index, probes = _build_ivf(vectors, 40, 5, 3)
+    assert probes.shape == (3000, 5)
+    assert index.ntotal == 3000
+    centroids = faiss.rev_swig_ptr(faiss.downcast_index(index.quantizer).get_xb(), 40 * 7)
+    reference = faiss.IndexIVFFlat(faiss.IndexFlatIP(7), 7, 40, faiss.METRIC_INNER_PRODUCT)
+    reference.quantizer.add(np.array(centroids, dtype=np.float32).reshape(40, 7))
+    reference.is_trained = True
+    x32 = vectors.astype(np.float32)
+    reference.add(x32)
+    reference.nprobe = 5
+    for cell in range(40):  # same members, same order, in every cell
+        size = reference.invlists.list_size(cell)
+        assert index.invlists.list_size(cell) == size
+        if size:
+            want = faiss.rev_swig_ptr(reference.invlists.get_ids(cell), size)
+            got = faiss.rev_swig_ptr(index.invlists.get_ids(cell), size)
+            np.testing.assert_array_equal(got, want)
+    want_d, want_i = reference.search(x32, 7)
+    got_d, got_i = index.search_preassigned(x32, 7, probes.astype(np.int64), None)
+    np.testing.assert_array_equal(got_i, want_i)
+    np.testing.assert_array_equal(got_d, want_d)
+
+
+def test_search_order_does_not_change_answers() -> None:
+    """Customers searched cell by cell (IVF) or leaf by leaf (tree) get what a search of
+    each customer alone gets."""
+    from customer_analytics.lookalikes import _Index, _prepare, _search_top_k
+
+    ids, x = random_data(1500, 6, seed=33)
+    _, units = _prepare(ids, x)
+    for method in ("exact", "ivf"):
+        index = _Index(units, method, 20, 4, 42)
+        queries = np.arange(units.shape[0])
+        together = _search_top_k(index, queries, 3)
+        alone = np.vstack([_search_top_k(index, queries[i : i + 1], 3) for i in range(0, 1500, 97)])
+        np.testing.assert_array_equal(together[::97], alone)
+        assert not np.array_equal(index.search_order(queries), queries)
 
 
 def test_ivf_output_does_not_depend_on_the_thread_count():
