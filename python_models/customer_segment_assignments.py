@@ -8,7 +8,8 @@ The labels are the ones `segmentation_sweep` stored for the k flagged `is_chosen
 from typing import Any
 
 from customer_analytics.dbt_settings import require_settings
-from customer_analytics.frames import to_arrow, to_pandas
+from customer_analytics.features import read_feature_columns
+from customer_analytics.frames import to_pandas
 from customer_analytics.segmentation import assign_segments
 
 
@@ -22,7 +23,7 @@ def model(dbt: Any, session: Any) -> Any:
         },
     )
     return assign_segments(
-        to_arrow(dbt.ref("customer_features")),
+        read_feature_columns(dbt.ref("customer_features"), settings["segment_features"]),
         to_pandas(dbt.ref("segmentation_sweep")),
         to_pandas(dbt.ref("segmentation_scores")),
         **settings,

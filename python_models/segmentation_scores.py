@@ -10,7 +10,8 @@ from typing import Any
 from dbt.adapters.events.logging import AdapterLogger
 
 from customer_analytics.dbt_settings import require_settings
-from customer_analytics.frames import to_arrow, to_pandas
+from customer_analytics.features import read_feature_columns
+from customer_analytics.frames import to_pandas
 from customer_analytics.segmentation import score_segmentations
 
 
@@ -33,7 +34,7 @@ def model(dbt: Any, session: Any) -> Any:
         },
         optional={"segment_count"},
     )
-    features = to_arrow(dbt.ref("customer_features"))
+    features = read_feature_columns(dbt.ref("customer_features"), settings["segment_features"])
     sweep = to_pandas(dbt.ref("segmentation_sweep"))
     logger = AdapterLogger("segmentation_scores")
     return score_segmentations(features, sweep, **settings, progress=logger.info)

@@ -9,7 +9,7 @@ from typing import Any
 from dbt.adapters.events.logging import AdapterLogger
 
 from customer_analytics.dbt_settings import require_settings
-from customer_analytics.frames import to_arrow
+from customer_analytics.features import read_feature_columns
 from customer_analytics.segmentation import sweep_segmentations
 
 
@@ -31,6 +31,6 @@ def model(dbt: Any, session: Any) -> Any:
         },
         optional={"segment_count"},
     )
-    features = to_arrow(dbt.ref("customer_features"))
+    features = read_feature_columns(dbt.ref("customer_features"), settings["segment_features"])
     logger = AdapterLogger("segmentation_sweep")
     return sweep_segmentations(features, **settings, progress=logger.info)

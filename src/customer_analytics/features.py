@@ -51,6 +51,8 @@ import pandas as pd
 import pyarrow as pa
 from sklearn.preprocessing import StandardScaler
 
+from customer_analytics.frames import column_names, read_columns
+
 __all__ = [
     "BEHAVIOUR_FEATURES",
     "DEFAULT_SEGMENT_FEATURES",
@@ -113,6 +115,14 @@ def resolve_feature_columns(columns: Sequence[str], features: Sequence[str]) -> 
     ['s_x', 's_y', 'a']
     """
     return [column for _, column in resolve_feature_entries(columns, features)]
+
+
+def read_feature_columns(relation: object, features: Sequence[str]) -> pa.Table:
+    """``customer_id`` and the columns ``features`` names (patterns expanded) of the feature
+    mart (Arrow table, DuckDB relation or Spark DataFrame) as one Arrow table: a model reads
+    the 8 columns it clusters on, not all 18 of a million rows."""
+    wanted = resolve_feature_columns(column_names(relation), features)
+    return read_columns(relation, [ID_COLUMN, *wanted], "customer_features")
 
 
 def resolve_feature_entries(

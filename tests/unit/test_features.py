@@ -6,12 +6,14 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from customer_analytics.features import (
     BEHAVIOUR_FEATURES,
     DEFAULT_SEGMENT_FEATURES,
     build_feature_matrix,
+    read_feature_columns,
     resolve_feature_columns,
 )
 
@@ -205,3 +207,25 @@ def test_arrow_input_gives_the_same_matrix():
     from_arrow = build_feature_matrix(pa.Table.from_pandas(frame), spec, weigh_patterns=True)
     np.testing.assert_array_equal(from_pandas.matrix, from_arrow.matrix)
     assert list(from_pandas.customer_ids) == list(from_arrow.customer_ids)
+
+
+def test_read_feature_columns_reads_the_id_and_the_named_columns_only() -> None:
+    table = pa.table(
+        {
+            "customer_id": ["C2", "C1"],
+            "region": ["North", "South"],
+            "spend_share_b": [0.5, 0.25],
+            "recency_days": [3, 9],
+            "spend_share_a": [0.5, 0.75],
+        }
+    )
+    read = read_feature_columns(table, ["recency_days", "spend_share_*"])
+    assert read.column_names == ["customer_id", "recency_days", "spend_share_b", "spend_share_a"]
+    assert read.column("spend_share_a").to_pylist() == [0.5, 0.75]
+    # the same matrix as from the whole table
+    whole = build_feature_matrix(table, ["recency_days", "spend_share_*"])
+    narrow = build_feature_matrix(read, ["recency_days", "spend_share_*"])
+    np.testing.assert_array_equal(whole.matrix, narrow.matrix)
+    assert whole.feature_names == narrow.feature_names
+    with pytest.raises(ValueError, match="matches no column"):
+        read_feature_columns(table, ["basket_*"])
