@@ -8,6 +8,10 @@ from customer_analytics.lifetime_value import churn_backtest
 
 
 def model(dbt: Any, session: Any) -> Any:
+    # Scheduling only (nothing is read): after customer_lifetime_value, which runs after the
+    # segmentation (see there), so the two models never hold their memory at the same time
+    # and the recommendation models keep a core.
+    dbt.ref("customer_lifetime_value")
     forward_to_dbt("customer_analytics.lifetime_value")
     settings = require_settings(
         "churn_backtest",

@@ -8,6 +8,12 @@ from customer_analytics.lifetime_value import customer_lifetime_value
 
 
 def model(dbt: Any, session: Any) -> Any:
+    # Scheduling only (nothing is read): run after the segmentation, so that the build's
+    # critical path (features -> lookalikes -> recommendations) gets the cores first and
+    # this model fills the core the single-threaded recommendation models leave idle. dbt
+    # starts ready models by depth in the graph, and this one would otherwise take both
+    # threads before the lookalikes (1M customers: ~10 s sooner to the end).
+    dbt.ref("customer_segments")
     forward_to_dbt("customer_analytics.lifetime_value")
     settings = require_settings(
         "customer_lifetime_value",
