@@ -96,7 +96,14 @@
         {%- set query -%}
             select customer_analytics_publish({{ customer_analytics_json_literal(payload) }})
         {%- endset -%}
+        {#- The query calling the function holds one of DuckDB's threads until it returns, so
+            the copies made inside it would run on one thread fewer (at 1M customers 30 s
+            instead of 17 s): one more thread while it runs. Set from here, not inside the
+            function, which may run on the very worker thread a change of setting joins. -#}
+        {%- set threads = run_query("select current_setting('threads')").columns[0].values()[0] | int -%}
+        {%- do run_query('set threads = ' ~ (threads + 1)) -%}
         {%- set outcome = run_query(query).columns[0].values()[0] -%}
+        {%- do run_query('set threads = ' ~ threads) -%}
         {%- if outcome.startswith('error: ') -%}
             {{ exceptions.raise_compiler_error('Publish: ' ~ outcome[7:]) }}
         {%- endif -%}

@@ -10,6 +10,8 @@ from customer_analytics.dbt_settings import require_settings
 from customer_analytics.frames import to_pandas
 from customer_analytics.lookalikes import (
     audience_from_features,
+    empty_audience,
+    known_customer_ids,
     log_progress_to_stderr,
     read_feature_columns,
 )
@@ -31,12 +33,20 @@ def model(dbt: Any, session: Any) -> Any:
     )
     # Ids given in the var must all be customers; the bundled seed file is a demo list, so
     # ids of it that the data does not have are left out rather than failing the build.
+    # Those ids are looked up first: when none is a customer no feature is read.
+    customer_features = dbt.ref("customer_features")
     from_seed_file = settings["seed_ids"] is None
     if from_seed_file:
-        settings["seed_ids"] = to_pandas(seed_file)["customer_id"].tolist()
-    log_progress_to_stderr()
-    features = read_feature_columns(dbt.ref("customer_features"), settings["features"])
-    audience = audience_from_features(features, ignore_unknown_seed_ids=from_seed_file, **settings)
+        seed_ids = to_pandas(seed_file)["customer_id"].tolist()
+        settings["seed_ids"] = known_customer_ids(customer_features, seed_ids)
+    if from_seed_file and not settings["seed_ids"]:
+        audience = empty_audience()
+    else:
+        log_progress_to_stderr()
+        features = read_feature_columns(customer_features, settings["features"])
+        audience = audience_from_features(
+            features, ignore_unknown_seed_ids=from_seed_file, **settings
+        )
     # Text columns as text even without rows (an empty object column reaches DuckDB as NULL);
     # an empty audience is reported, with its reason, by the model's post-hook.
     return audience.astype({"customer_id": "str", "nearest_seed_customer_id": "str"})

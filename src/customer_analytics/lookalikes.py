@@ -92,7 +92,9 @@ __all__ = [
     "LOOKALIKE_COLUMNS",
     "METHODS",
     "audience_from_features",
+    "empty_audience",
     "expand_audience",
+    "known_customer_ids",
     "log_progress_to_stderr",
     "lookalike_matrix",
     "lookalike_table",
@@ -772,22 +774,54 @@ def audience_from_features(
     none left the audience is empty) instead of raising: for a default seed list that may
     not match the data at hand, where a build should not fail for want of an audience.
     """
+    if ignore_unknown_seed_ids and not seed_ids:
+        return empty_audience()
     fm = lookalike_matrix(customer_features, features, log_features)
     if ignore_unknown_seed_ids:
         known = set(fm.customer_ids.tolist())
         seed_ids = [seed for seed in seed_ids if seed in known]
         if not seed_ids:
-            return pd.DataFrame({column: [] for column in AUDIENCE_COLUMNS}).astype(
-                {
-                    "customer_id": object,
-                    "audience_rank": "int64",
-                    "similarity_score": "float64",
-                    "nearest_seed_customer_id": object,
-                }
-            )
+            return empty_audience()
     return expand_audience(
         fm.customer_ids, fm.matrix, seed_ids, size=size, min_similarity=min_similarity
     )
+
+
+def empty_audience() -> pd.DataFrame:
+    """An audience without rows, with the columns and dtypes of :func:`expand_audience`."""
+    return pd.DataFrame({column: [] for column in AUDIENCE_COLUMNS}).astype(
+        {
+            "customer_id": object,
+            "audience_rank": "int64",
+            "similarity_score": "float64",
+            "nearest_seed_customer_id": object,
+        }
+    )
+
+
+def known_customer_ids(relation: Any, ids: Sequence[object]) -> list[object]:
+    """The ids of ``ids`` that ``relation`` (a DuckDB relation or Spark DataFrame with a
+    ``customer_id`` column) holds, in the order given, each once.
+
+    Looked up in the database (the ids go in as constants, never as SQL text), so a seed
+    list that matches no customer costs one filtered scan of one column, not a read of
+    every customer's features.
+    """
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return []
+    if is_spark_frame(relation):
+        from pyspark.sql import functions as F
+
+        found_rows = relation.filter(F.col(ID_COLUMN).isin(wanted)).select(ID_COLUMN).collect()
+        found = {row[0] for row in found_rows}
+    else:
+        import duckdb
+
+        column = duckdb.ColumnExpression(ID_COLUMN)
+        matches = relation.filter(column.isin(*(duckdb.ConstantExpression(i) for i in wanted)))
+        found = set(matches.select(column).fetchnumpy()[ID_COLUMN].tolist())
+    return [customer for customer in wanted if customer in found]
 
 
 def read_feature_columns(relation: Any, features: Sequence[str]) -> pd.DataFrame:

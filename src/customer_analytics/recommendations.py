@@ -41,8 +41,11 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
@@ -77,6 +80,9 @@ COMPONENTS: tuple[str, ...] = (
 WEIGHT_GRID: tuple[float, ...] = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)
 BACKTEST_METHODS: tuple[str, ...] = ("blended_recommender", "popularity", "segment_popularity")
 CHUNK_CELLS = 500_000  # customer x product cells scored at once: bounds scratch memory
+BLOCK_WORKERS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+"""Threads scoring customer blocks of the final recommendations at once (the blocks' numpy
+work releases the GIL). At most 2: each thread holds its own block's scratch memory."""
 FAMILY_ALPHA = 0.05
 """One-sided family-wise error rate of the tuning decision: the chance that any of the
 ``len(WEIGHT_GRID) ** 3`` blends tried is taken over the segment best sellers although it is
@@ -798,6 +804,32 @@ def _list_chosen(
     )
 
 
+def _in_order(
+    work: Callable[[slice], _Chosen], parts: Iterable[slice]
+) -> Iterator[tuple[slice, _Chosen]]:
+    """``(part, work(part))`` for each part, in order, computed by :data:`BLOCK_WORKERS`
+    threads (the blocks are independent and numpy releases the GIL in their heavy steps).
+
+    At most ``2 x workers`` blocks are in flight, so scratch memory stays bounded; results
+    are taken in submission order, so the output does not depend on thread timing.
+    """
+    workers = BLOCK_WORKERS
+    if workers <= 1:
+        for part in parts:
+            yield part, work(part)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="recommend") as pool:
+        pending: deque[tuple[slice, Future[_Chosen]]] = deque()
+        for part in parts:
+            pending.append((part, pool.submit(work, part)))
+            if len(pending) >= 2 * workers:
+                done, future = pending.popleft()
+                yield done, future.result()
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
+
+
 def _chunk_size(n_products: int) -> int:
     """Customers per block: about CHUNK_CELLS customer x product cells of scratch memory."""
     return max(1, CHUNK_CELLS // max(n_products, 1))
@@ -1260,12 +1292,13 @@ def recommend_products(
     ranking = _list_order(fitted, data, vector) if list_shortcut else None
     # (the ranking's blocks hold no customers x products scratch: they can be larger)
     cells = data.n_products if ranking is None else max(1, data.n_products // 16)
-    for part in _chunks(data.n_customers, cells):
-        chosen = (
-            _list_chosen(fitted, data, ranking, part.start, part.stop, top_n, vector)
-            if ranking is not None
-            else _blend_chosen(fitted, data, np.arange(part.start, part.stop), top_n, vector)
-        )
+
+    def choose(part: slice) -> _Chosen:
+        if ranking is not None:
+            return _list_chosen(fitted, data, ranking, part.start, part.stop, top_n, vector)
+        return _blend_chosen(fitted, data, np.arange(part.start, part.stop), top_n, vector)
+
+    for part, chosen in _in_order(choose, _chunks(data.n_customers, cells)):
         row = chosen.row
         rank = np.arange(row.size) - np.searchsorted(row, row, side="left") + 1
         block = slice(filled, filled + row.size)

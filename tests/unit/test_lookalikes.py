@@ -19,7 +19,9 @@ from customer_analytics.lookalikes import (
     AUDIENCE_COLUMNS,
     LOOKALIKE_COLUMNS,
     audience_from_features,
+    empty_audience,
     expand_audience,
+    known_customer_ids,
     lookalike_matrix,
     lookalike_table,
     lookalikes_from_features,
@@ -455,6 +457,25 @@ def test_audience_from_features_can_ignore_seed_ids_the_data_lacks() -> None:
         "similarity_score",
         "nearest_seed_customer_id",
     ]
+
+
+def test_known_customer_ids_are_looked_up_in_the_database() -> None:
+    import duckdb
+
+    connection = duckdb.connect()
+    connection.execute(
+        "create table features as select * from (values ('C1', 1.0), ('C2', 2.0),"
+        " ('it''s', 3.0), ('C4', 4.0)) as t(customer_id, total_revenue)"
+    )
+    relation = connection.table("features")
+    # order as given, each once; unknown ids (and text that looks like SQL) left out
+    seeds = ["C4", "C9", "it's", "C4", "x' or '1'='1", "C1"]
+    assert known_customer_ids(relation, seeds) == ["C4", "it's", "C1"]
+    assert known_customer_ids(relation, []) == []
+    assert known_customer_ids(relation, ["C9"]) == []
+    empty = empty_audience()
+    assert empty.empty and tuple(empty.columns) == AUDIENCE_COLUMNS
+    assert str(empty["audience_rank"].dtype) == "int64"
 
 
 @pytest.mark.parametrize("size", [1, 7, 40])

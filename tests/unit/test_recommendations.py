@@ -266,6 +266,32 @@ def test_popularity_only_blends_ranked_per_segment_equal_scoring_every_candidate
     assert ranked.num_rows == TOP_N * len(ids)
 
 
+@pytest.mark.parametrize("weights", [(0.0, 0.0, 100.0, 1.0), (1.0, 1.0, 1.0, 0.1)])
+def test_blocks_scored_on_threads_equal_one_thread(
+    monkeypatch: pytest.MonkeyPatch, weights: tuple[float, float, float, float]
+) -> None:
+    data = gen.generate(
+        gen.Config(customers=900, products=40, transactions=9000, seed=4, taste_share=0.5)
+    )
+    transactions, customers, products = _inputs(data)
+    settings = {
+        "recommendations_per_customer": TOP_N,
+        "recommendation_item_neighbours": 5,
+        "as_of_date": None,
+    }
+    monkeypatch.setattr(recommendations, "CHUNK_CELLS", 40 * 7)  # 7 customers a block
+    outputs = []
+    for workers in (1, 2, 3):
+        monkeypatch.setattr(recommendations, "BLOCK_WORKERS", workers)
+        outputs.append(
+            recommend_products(
+                transactions, customers, products, NO_LOOKALIKES, Weights(*weights), **settings
+            )
+        )
+    assert outputs[0].num_rows == TOP_N * len(customers)
+    assert outputs[1].equals(outputs[0]) and outputs[2].equals(outputs[0])
+
+
 def test_popularity_only_ranking_falls_back_when_best_sellers_rank_late() -> None:
     # Customer a is alone in a segment that bought nothing: every product scores 0 there
     # (segment weight only), so the ranking runs by product id, while a's candidates are the
