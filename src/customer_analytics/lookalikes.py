@@ -811,10 +811,10 @@ def known_customer_ids(relation: Any, ids: Sequence[object]) -> list[object]:
     if not wanted:
         return []
     if is_spark_frame(relation):
-        from pyspark.sql import functions as F
+        from pyspark.sql import functions
 
-        found_rows = relation.filter(F.col(ID_COLUMN).isin(wanted)).select(ID_COLUMN).collect()
-        found = {row[0] for row in found_rows}
+        matches = relation.filter(functions.col(ID_COLUMN).isin(wanted))
+        found = {row[0] for row in matches.select(ID_COLUMN).collect()}
     else:
         import duckdb
 

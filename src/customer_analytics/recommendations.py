@@ -39,6 +39,7 @@ N anchors under every blend tried (exact: see ``_outranked``).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -804,6 +805,20 @@ def _list_chosen(
     )
 
 
+def _chosen_block(
+    fitted: _Fitted,
+    data: _Data,
+    ranking: _ListOrder | None,
+    top_n: int,
+    vector: np.ndarray,
+    part: slice,
+) -> _Chosen:
+    """The recommendations of customers ``part``: ranked per segment where the blend allows."""
+    if ranking is not None:
+        return _list_chosen(fitted, data, ranking, part.start, part.stop, top_n, vector)
+    return _blend_chosen(fitted, data, np.arange(part.start, part.stop), top_n, vector)
+
+
 def _in_order(
     work: Callable[[slice], _Chosen], parts: Iterable[slice]
 ) -> Iterator[tuple[slice, _Chosen]]:
@@ -1292,12 +1307,7 @@ def recommend_products(
     ranking = _list_order(fitted, data, vector) if list_shortcut else None
     # (the ranking's blocks hold no customers x products scratch: they can be larger)
     cells = data.n_products if ranking is None else max(1, data.n_products // 16)
-
-    def choose(part: slice) -> _Chosen:
-        if ranking is not None:
-            return _list_chosen(fitted, data, ranking, part.start, part.stop, top_n, vector)
-        return _blend_chosen(fitted, data, np.arange(part.start, part.stop), top_n, vector)
-
+    choose = functools.partial(_chosen_block, fitted, data, ranking, top_n, vector)
     for part, chosen in _in_order(choose, _chunks(data.n_customers, cells)):
         row = chosen.row
         rank = np.arange(row.size) - np.searchsorted(row, row, side="left") + 1
@@ -1323,7 +1333,7 @@ def recommend_products(
     # ranking and the lookalikes before the output columns are built.
     segment_share, overall_share = fitted.segment_share, fitted.overall_share
     customer_ids, product_ids, segment_of = data.customer_ids, data.product_ids, data.segment
-    del fitted, ranking, data
+    del fitted, ranking, data, choose
     schema = pa.schema(RECOMMENDATION_SCHEMA)
     if not filled:
         return schema.empty_table()

@@ -474,7 +474,8 @@ def test_known_customer_ids_are_looked_up_in_the_database() -> None:
     assert known_customer_ids(relation, []) == []
     assert known_customer_ids(relation, ["C9"]) == []
     empty = empty_audience()
-    assert empty.empty and tuple(empty.columns) == AUDIENCE_COLUMNS
+    assert empty.empty
+    assert tuple(empty.columns) == AUDIENCE_COLUMNS
     assert str(empty["audience_rank"].dtype) == "int64"
 
 

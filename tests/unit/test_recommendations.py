@@ -289,7 +289,8 @@ def test_blocks_scored_on_threads_equal_one_thread(
             )
         )
     assert outputs[0].num_rows == TOP_N * len(customers)
-    assert outputs[1].equals(outputs[0]) and outputs[2].equals(outputs[0])
+    assert outputs[1].equals(outputs[0])
+    assert outputs[2].equals(outputs[0])
 
 
 def test_popularity_only_ranking_falls_back_when_best_sellers_rank_late() -> None:
