@@ -3,7 +3,7 @@
     transactions check), and as a view the region's spelling join ran inside each. At 2M
     customers DuckDB 2.0.0 then planned `customers` with this join's output as the build
     side of a hash join and failed with an internal error ("dict-surviving join: narrowed
-    column received a non-dictionary chunk"); from a table it does not.
+    column received a non-dictionary chunk"); both 2M builds since this is a table passed.
 -#}
 {{ config(materialized='table') }}
 
