@@ -128,6 +128,7 @@ __all__ = [
     "run_segmentation",
     "score_segmentations",
     "structure_strength",
+    "sweep_label_columns",
     "sweep_segmentations",
 ]
 
@@ -629,6 +630,12 @@ class _LabellerSettings(NamedTuple):
     segment_n_init: int
     segment_fit_sample_size: int
     random_seed: int
+
+
+def sweep_label_columns(columns: Sequence[str]) -> list[str]:
+    """Of a ``segmentation_sweep`` table's columns, the ones `score_segmentations` reads:
+    ``customer_id`` and every ``segment_id_k<k>``."""
+    return [ID_COLUMN, *(c for c in columns if str(c).startswith(_LABEL_PREFIX))]
 
 
 def _sweep_labels(sweep: pd.DataFrame, fm: FeatureMatrix) -> dict[int, np.ndarray]:
