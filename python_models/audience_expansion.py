@@ -44,9 +44,8 @@ def model(dbt: Any, session: Any) -> Any:
     else:
         log_progress_to_stderr()
         features = read_feature_columns(customer_features, settings["features"])
-        audience = audience_from_features(
-            features, ignore_unknown_seed_ids=from_seed_file, **settings
-        )
+        # every seed id is known by now: a var's ids must be, the file's were looked up
+        audience = audience_from_features(features, **settings)
     # Text columns as text even without rows (an empty object column reaches DuckDB as NULL);
     # an empty audience is reported, with its reason, by the model's post-hook.
     return audience.astype({"customer_id": "str", "nearest_seed_customer_id": "str"})

@@ -774,8 +774,6 @@ def audience_from_features(
     none left the audience is empty) instead of raising: for a default seed list that may
     not match the data at hand, where a build should not fail for want of an audience.
     """
-    if ignore_unknown_seed_ids and not seed_ids:
-        return empty_audience()
     fm = lookalike_matrix(customer_features, features, log_features)
     if ignore_unknown_seed_ids:
         known = set(fm.customer_ids.tolist())

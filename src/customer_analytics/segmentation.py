@@ -635,12 +635,16 @@ class _LabellerSettings(NamedTuple):
 def sweep_label_columns(columns: Sequence[str]) -> list[str]:
     """Of a ``segmentation_sweep`` table's columns, the ones `score_segmentations` reads:
     ``customer_id`` and every ``segment_id_k<k>``."""
-    return [ID_COLUMN, *(c for c in columns if str(c).startswith(_LABEL_PREFIX))]
+    return [ID_COLUMN, *_label_columns(columns)]
+
+
+def _label_columns(columns: Sequence[str]) -> list[str]:
+    return [c for c in columns if str(c).startswith(_LABEL_PREFIX)]
 
 
 def _sweep_labels(sweep: pd.DataFrame, fm: FeatureMatrix) -> dict[int, np.ndarray]:
     """The stored labels of every k, aligned with the feature matrix rows."""
-    columns = [c for c in sweep.columns if str(c).startswith(_LABEL_PREFIX)]
+    columns = _label_columns(sweep.columns)
     if not columns:
         raise ValueError("the sweep has no segment_id_k<k> columns")
     ids = sweep[ID_COLUMN].to_numpy()
